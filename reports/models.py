@@ -1,0 +1,1 @@
+# Models arrive with their issue (knowledge base: issue 5, reports: issue 8).

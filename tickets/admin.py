@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from .models import Queue, Tag, Ticket, TicketEvent
+
+
+@admin.register(Queue)
+class QueueAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "team"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    """Read-only: tickets change through the agent workspace so every change is audited."""
+
+    list_display = ["id", "subject", "status", "priority", "queue", "assignee", "channel", "created_at"]
+    list_filter = ["status", "priority", "channel", "queue"]
+    search_fields = ["subject", "customer__email"]
+    list_select_related = ["queue", "assignee"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "kind", "field", "old_value", "new_value", "actor", "created_at"]
+    list_select_related = ["actor"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

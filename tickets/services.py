@@ -1,0 +1,511 @@
+"""Every write to a ticket goes through here.
+
+Each service is atomic, locks the ticket row for read-modify-write, writes its ``TicketEvent`` rows in
+the same transaction, and schedules Celery work only on commit.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+from helpdesk.errors import InvalidTransition, ValidationError
+from helpdesk.html import html_to_text, sanitize_html, text_to_html
+from helpdesk.models import User
+
+from .attachments import attachment_validate_all, attachments_store
+from .models import Message, Queue, Tag, Ticket, TicketEvent, TicketLink
+
+Status = Ticket.Status
+# Channels where the customer wrote to us, so an acknowledgement is due.
+ACKNOWLEDGED_CHANNELS = {Ticket.Channel.EMAIL, Ticket.Channel.PORTAL, Ticket.Channel.API, Ticket.Channel.CHAT}
+SEARCH_TEXT_LIMIT = 200_000
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+
+
+def _event(ticket, kind, *, actor=None, customer=None, field="", old="", new="", message=None, when=None):
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        kind=kind,
+        actor=actor,
+        actor_customer=customer,
+        field=field,
+        old_value=str(old or "")[:255],
+        new_value=str(new or "")[:255],
+        message=message,
+        created_at=when or timezone.now(),
+    )
+
+
+def _body(body: str, *, is_html: bool) -> tuple[str, str]:
+    """(sanitized HTML, plain text) for a message body given as text or HTML."""
+    if is_html:
+        clean = sanitize_html(body)
+        return clean, html_to_text(clean)
+    text = (body or "").strip()
+    return text_to_html(text), text
+
+
+def _search_append(ticket_id: int, text: str) -> None:
+    """Add one message's words to the ticket's search vector (weight B)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tickets_ticket SET search_vector = coalesce(search_vector, ''::tsvector)"
+            " || setweight(to_tsvector('helpdesk', %s), 'B') WHERE id = %s",
+            [text[:SEARCH_TEXT_LIMIT], ticket_id],
+        )
+
+
+def ticket_search_refresh(*, ticket_id: int) -> None:
+    """Rebuild a ticket's search vector from its subject (weight A) and all its messages (weight B)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE tickets_ticket t SET search_vector =
+                setweight(to_tsvector('helpdesk', t.subject), 'A')
+                || setweight(to_tsvector('helpdesk', left(coalesce(
+                    (SELECT string_agg(m.body_text, ' ' ORDER BY m.created_at, m.id)
+                     FROM tickets_message m WHERE m.ticket_id = t.id), ''), %s)), 'B')
+            WHERE t.id = %s
+            """,
+            [SEARCH_TEXT_LIMIT, ticket_id],
+        )
+
+
+def _add_message(
+    ticket: Ticket,
+    *,
+    kind: str,
+    body: str,
+    is_html: bool,
+    channel: str,
+    author_user: User | None = None,
+    author_customer: Customer | None = None,
+    attachments: Sequence = (),
+    when=None,
+) -> Message:
+    body_html, body_text = _body(body, is_html=is_html)
+    if not body_text and not attachments:
+        raise ValidationError(_("A message needs some text or an attachment."))
+    now = when or timezone.now()
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=kind,
+        body_html=body_html,
+        body_text=body_text,
+        channel=channel,
+        author_user=author_user,
+        author_customer=author_customer,
+        created_at=now,
+    )
+    attachments_store(message, attachments)
+    _event(ticket, TicketEvent.Kind.MESSAGE, actor=author_user, customer=author_customer, new=kind,
+           message=message, when=now)  # fmt: skip
+    ticket.message_count += 1
+    ticket.updated_at = now
+    _search_append(ticket.pk, body_text)
+    return message
+
+
+def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, when=None) -> list[str]:
+    """Change the status in memory and record it; returns the changed field names (not saved)."""
+    if status not in Status.values:
+        raise ValidationError(_("Unknown status “%(status)s”."), params={"status": status})
+    old = ticket.status
+    if old == status:
+        return []
+    if old == Status.CLOSED:
+        raise InvalidTransition(_("A closed ticket cannot be changed; a new message opens a follow-up ticket."))
+    now = when or timezone.now()
+    fields = ["status"]
+    ticket.status = status
+    if status in Ticket.RESOLVED_STATUSES and old not in Ticket.RESOLVED_STATUSES:
+        ticket.resolved_at = now
+        fields.append("resolved_at")
+    elif status not in Ticket.RESOLVED_STATUSES and old in Ticket.RESOLVED_STATUSES:
+        ticket.resolved_at = None
+        fields.append("resolved_at")
+    if status == Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    _event(ticket, TicketEvent.Kind.FIELD, actor=actor, customer=customer, field="status", old=old, new=status,
+           when=now)  # fmt: skip
+    return fields
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    customer: Customer,
+    subject: str,
+    body: str,
+    channel: str,
+    queue: Queue,
+    priority: str = Ticket.Priority.NORMAL,
+    body_is_html: bool = False,
+    created_by: User | None = None,
+    assignee: User | None = None,
+    tags: Iterable[str] = (),
+    attachments: Sequence = (),
+    follow_up_of: Ticket | None = None,
+) -> Ticket:
+    """Open a ticket. The one path for every channel: portal, email, agent UI, API, chat.
+
+    ``created_by`` is the agent who opened it on the customer's behalf (phone, walk-in, outbound
+    email); such tickets get no acknowledgement and, per METRICS.md, no first response time.
+    """
+    subject = " ".join((subject or "").split())[:255]
+    if not subject:
+        raise ValidationError(_("A ticket needs a subject."))
+    if channel not in Ticket.Channel.values:
+        raise ValidationError(_("Unknown channel “%(channel)s”."), params={"channel": channel})
+    if priority not in Ticket.Priority.values:
+        raise ValidationError(_("Unknown priority “%(priority)s”."), params={"priority": priority})
+    attachment_validate_all(attachments)
+    if assignee is not None:
+        _check_assignable(assignee, queue)
+
+    now = timezone.now()
+    ticket = Ticket.objects.create(
+        subject=subject,
+        priority=priority,
+        priority_rank=Ticket.PRIORITY_RANK[priority],
+        queue=queue,
+        customer=customer,
+        channel=channel,
+        created_by=created_by,
+        assignee=assignee,
+        follow_up_of=follow_up_of,
+        created_at=now,
+        updated_at=now,
+    )
+    _event(ticket, TicketEvent.Kind.CREATED, actor=created_by, customer=None if created_by else customer,
+           new=channel, when=now)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tickets_ticket SET search_vector = setweight(to_tsvector('helpdesk', %s), 'A') WHERE id = %s",
+            [subject, ticket.pk],
+        )
+    if created_by is not None and channel == Ticket.Channel.AGENT:
+        # An outbound email: the agent writes to the customer first.
+        kind, author_customer = Message.Kind.REPLY, None
+    else:
+        kind, author_customer = Message.Kind.CUSTOMER, customer
+    _add_message(ticket, kind=kind, body=body, is_html=body_is_html, channel=channel, author_user=created_by,
+                 author_customer=author_customer, attachments=attachments, when=now)  # fmt: skip
+    if kind == Message.Kind.CUSTOMER:
+        ticket.last_customer_message_at = now
+    else:
+        ticket.last_agent_reply_at = now
+    if assignee is not None:
+        _event(ticket, TicketEvent.Kind.FIELD, actor=created_by, field="assignee", new=assignee.pk, when=now)
+    if tags:
+        _set_tags(ticket, add=tags, actor=created_by)
+    if follow_up_of is not None:
+        TicketLink.objects.create(from_ticket=ticket, to_ticket=follow_up_of, created_by=created_by)
+    ticket.save(update_fields=["message_count", "updated_at", "last_customer_message_at", "last_agent_reply_at"])
+
+    if created_by is None and channel in ACKNOWLEDGED_CHANNELS:
+        from .tasks import send_acknowledgement_task
+
+        send_acknowledgement_task.delay_on_commit(ticket.pk)
+    return ticket
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def _follow_merges(ticket: Ticket) -> Ticket:
+    seen = set()
+    while ticket.merged_into_id is not None and ticket.pk not in seen:
+        seen.add(ticket.pk)
+        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
+    return ticket
+
+
+@transaction.atomic
+def ticket_add_customer_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    channel: str,
+    customer: Customer | None = None,
+    body_is_html: bool = False,
+    attachments: Sequence = (),
+) -> tuple[Ticket, Message]:
+    """A message from the customer. Returns the ticket it landed on and the message.
+
+    Solved or pending tickets reopen; a closed ticket is final, so the message opens a new ticket
+    linked to it; a merged ticket passes the message on to the ticket it was merged into.
+    """
+    ticket = _follow_merges(ticket)
+    customer = customer or ticket.customer
+    attachment_validate_all(attachments)
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        follow_up = ticket_create(
+            customer=customer,
+            subject=ticket.subject,
+            body=body,
+            body_is_html=body_is_html,
+            channel=channel,
+            queue=ticket.queue,
+            priority=ticket.priority,
+            attachments=attachments,
+            follow_up_of=ticket,
+        )
+        return follow_up, follow_up.messages.get()
+    message = _add_message(ticket, kind=Message.Kind.CUSTOMER, body=body, is_html=body_is_html, channel=channel,
+                           author_customer=customer, attachments=attachments)  # fmt: skip
+    ticket.last_customer_message_at = message.created_at
+    fields = ["message_count", "updated_at", "last_customer_message_at"]
+    if ticket.status in (Status.SOLVED, Status.PENDING):
+        fields += _apply_status(ticket, Status.OPEN, customer=customer, when=message.created_at)
+    ticket.save(update_fields=fields)
+    return ticket, message
+
+
+@transaction.atomic
+def ticket_reply(
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    body_is_html: bool = False,
+    status: str | None = None,
+    attachments: Sequence = (),
+) -> Message:
+    """A public reply by an agent, optionally setting the status in the same step
+    ("reply and mark pending"). The first such reply is the ticket's first response."""
+    attachment_validate_all(attachments)
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        raise InvalidTransition(_("This ticket is closed; replies are no longer possible."))
+    message = _add_message(ticket, kind=Message.Kind.REPLY, body=body, is_html=body_is_html,
+                           channel=ticket.channel, author_user=author, attachments=attachments)  # fmt: skip
+    now = message.created_at
+    ticket.last_agent_reply_at = now
+    fields = ["message_count", "updated_at", "last_agent_reply_at"]
+    if ticket.first_response_at is None and not ticket.opened_by_agent:
+        ticket.first_response_at = now
+        fields.append("first_response_at")
+    new_status = status or (Status.OPEN if ticket.status == Status.NEW else None)
+    if new_status:
+        fields += _apply_status(ticket, new_status, actor=author, when=now)
+    ticket.save(update_fields=fields)
+    return message
+
+
+@transaction.atomic
+def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bool = False,
+                    attachments: Sequence = ()) -> Message:  # fmt: skip
+    """An internal note: agents only, never sent to the customer, not a response."""
+    attachment_validate_all(attachments)
+    ticket = _locked(ticket)
+    message = _add_message(ticket, kind=Message.Kind.NOTE, body=body, is_html=body_is_html, channel=ticket.channel,
+                           author_user=author, attachments=attachments)  # fmt: skip
+    ticket.save(update_fields=["message_count", "updated_at"])
+    return message
+
+
+@transaction.atomic
+def ticket_add_system_message(*, ticket: Ticket, body: str) -> Message:
+    """A message the system wrote (acknowledgement, automation). Never a response."""
+    ticket = _locked(ticket)
+    message = _add_message(ticket, kind=Message.Kind.SYSTEM, body=body, is_html=False, channel=ticket.channel)
+    ticket.save(update_fields=["message_count", "updated_at"])
+    return message
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None) -> Ticket:
+    ticket = _locked(ticket)
+    fields = _apply_status(ticket, status, actor=actor)
+    if fields:
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=[*fields, "updated_at"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None) -> Ticket:
+    if priority not in Ticket.Priority.values:
+        raise ValidationError(_("Unknown priority “%(priority)s”."), params={"priority": priority})
+    ticket = _locked(ticket)
+    _refuse_if_closed(ticket)
+    if ticket.priority != priority:
+        _event(ticket, TicketEvent.Kind.FIELD, actor=actor, field="priority", old=ticket.priority, new=priority)
+        ticket.priority = priority
+        ticket.priority_rank = Ticket.PRIORITY_RANK[priority]
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["priority", "priority_rank", "updated_at"])
+    return ticket
+
+
+def _check_assignable(assignee: User, queue: Queue) -> None:
+    if not assignee.is_active:
+        raise ValidationError(_("%(name)s is not an active user."), params={"name": assignee})
+    if not assignee.is_admin and not assignee.teams.filter(pk=queue.team_id).exists():
+        raise ValidationError(
+            _("%(name)s is not in the team of queue “%(queue)s”."), params={"name": assignee, "queue": queue}
+        )
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) -> Ticket:
+    """Assign to an agent of the queue's team (or an admin), or unassign with ``None``."""
+    ticket = _locked(ticket)
+    _refuse_if_closed(ticket)
+    if assignee is not None:
+        _check_assignable(assignee, ticket.queue)
+    if ticket.assignee_id != (assignee.pk if assignee else None):
+        _event(ticket, TicketEvent.Kind.FIELD, actor=actor, field="assignee", old=ticket.assignee_id or "",
+               new=assignee.pk if assignee else "")  # fmt: skip
+        ticket.assignee = assignee
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["assignee", "updated_at"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_queue(*, ticket: Ticket, queue: Queue, actor: User | None) -> Ticket:
+    """Move to another queue; an assignee outside the new queue's team is unassigned."""
+    ticket = _locked(ticket)
+    _refuse_if_closed(ticket)
+    if ticket.queue_id == queue.pk:
+        return ticket
+    now = timezone.now()
+    _event(ticket, TicketEvent.Kind.FIELD, actor=actor, field="queue", old=ticket.queue_id, new=queue.pk, when=now)
+    ticket.queue = queue
+    fields = ["queue", "updated_at"]
+    assignee = ticket.assignee
+    if assignee is not None and not assignee.is_admin and not assignee.teams.filter(pk=queue.team_id).exists():
+        _event(ticket, TicketEvent.Kind.FIELD, actor=actor, field="assignee", old=assignee.pk, when=now)
+        ticket.assignee = None
+        fields.append("assignee")
+    ticket.updated_at = now
+    ticket.save(update_fields=fields)
+    return ticket
+
+
+def _set_tags(ticket: Ticket, *, add: Iterable[str] = (), remove: Iterable[str] = (), actor=None) -> None:
+    add_names = {n.strip().lower()[:50] for n in add if n and n.strip()}
+    remove_names = {n.strip().lower() for n in remove if n and n.strip()} - add_names
+    current = set(ticket.tags.values_list("name", flat=True))
+    to_add = add_names - current
+    to_remove = remove_names & current
+    if to_add:
+        Tag.objects.bulk_create([Tag(name=n) for n in to_add], ignore_conflicts=True)
+        ticket.tags.add(*Tag.objects.filter(name__in=to_add))
+    if to_remove:
+        ticket.tags.remove(*Tag.objects.filter(name__in=to_remove))
+    for name in sorted(to_add):
+        _event(ticket, TicketEvent.Kind.FIELD, actor=actor, field="tags", new=name)
+    for name in sorted(to_remove):
+        _event(ticket, TicketEvent.Kind.FIELD, actor=actor, field="tags", old=name)
+
+
+@transaction.atomic
+def ticket_tag(*, ticket: Ticket, actor: User | None, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Ticket:
+    """Add and remove tags (names are case-insensitive and created on first use)."""
+    ticket = _locked(ticket)
+    _refuse_if_closed(ticket)
+    _set_tags(ticket, add=add, remove=remove, actor=actor)
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["updated_at"])
+    return ticket
+
+
+def _refuse_if_closed(ticket: Ticket) -> None:
+    if ticket.status == Status.CLOSED:
+        raise InvalidTransition(_("A closed ticket cannot be changed."))
+
+
+# --- merge and link ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Ticket:
+    """Merge ``source`` into ``target``: its messages and tags move, it is closed, and its reference
+    keeps pointing (redirecting) to ``target``. The customers may differ (the same request sent
+    from two addresses); the target keeps its own."""
+    if source.pk == target.pk:
+        raise ValidationError(_("A ticket cannot be merged into itself."))
+    # Lock both rows in id order so two merges of the same pair cannot deadlock.
+    locked = {t.pk: t for t in Ticket.objects.select_for_update(of=("self",)).filter(pk__in=[source.pk, target.pk])
+              .order_by("pk")}  # fmt: skip
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id or target.merged_into_id:
+        raise ValidationError(_("A ticket that was merged away cannot be merged again."))
+    if target.status == Status.CLOSED:
+        raise InvalidTransition(_("Tickets cannot be merged into a closed ticket."))
+    now = timezone.now()
+    moved = Message.objects.filter(ticket=source).update(ticket=target)
+    _set_tags(target, add=list(source.tags.values_list("name", flat=True)), actor=actor)
+    _event(target, TicketEvent.Kind.MERGED, actor=actor, field="merged_from", new=source.reference, when=now)
+    _event(source, TicketEvent.Kind.MERGED, actor=actor, field="merged_into", new=target.reference, when=now)
+    target.message_count += moved
+    target.updated_at = now
+    if target.first_response_at is None and source.first_response_at is not None:
+        target.first_response_at = source.first_response_at
+    target.save(update_fields=["message_count", "updated_at", "first_response_at"])
+    fields = _apply_status(source, Status.CLOSED, actor=actor, when=now) if source.status != Status.CLOSED else []
+    source.merged_into = target
+    source.message_count = 0
+    source.updated_at = now
+    source.save(update_fields=[*fields, "merged_into", "message_count", "updated_at"])
+    ticket_search_refresh(ticket_id=target.pk)
+    ticket_search_refresh(ticket_id=source.pk)
+    return target
+
+
+@transaction.atomic
+def ticket_link(*, ticket: Ticket, other: Ticket, actor: User | None) -> TicketLink:
+    """Link two related tickets; linking twice is a no-op."""
+    if ticket.pk == other.pk:
+        raise ValidationError(_("A ticket cannot be linked to itself."))
+    a, b = sorted([ticket, other], key=lambda t: t.pk)
+    link, created = TicketLink.objects.get_or_create(from_ticket=a, to_ticket=b, defaults={"created_by": actor})
+    if created:
+        _event(ticket, TicketEvent.Kind.LINKED, actor=actor, field="link", new=other.reference)
+        _event(other, TicketEvent.Kind.LINKED, actor=actor, field="link", new=ticket.reference)
+    return link
+
+
+# --- acknowledgement ---------------------------------------------------------------------------
+
+
+def ticket_send_acknowledgement(*, ticket_id: int) -> bool:
+    """Email the customer that their request arrived. Idempotent: sends at most once per ticket.
+
+    Returns True when an email was sent now.
+    """
+    from helpdesk.emails import send_email
+
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("customer").get(pk=ticket_id)
+        if ticket.acknowledged_at is not None or ticket.created_by_id is not None:
+            return False
+        send_email(
+            name="ticket_acknowledgement",
+            to=[ticket.customer.email],
+            context={"ticket": ticket, "customer": ticket.customer},
+            headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+        )
+        ticket.acknowledged_at = timezone.now()
+        ticket.save(update_fields=["acknowledged_at"])
+    return True

@@ -1,0 +1,17 @@
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from . import services
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError, DatabaseError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def send_acknowledgement_task(ticket_id: int) -> bool:
+    """Tell the customer their request arrived. Idempotent: the service sends at most once."""
+    return services.ticket_send_acknowledgement(ticket_id=ticket_id)
