@@ -1,0 +1,83 @@
+import pytest
+
+from tickets.models import Ticket
+from tickets.services import ticket_create
+
+from .factories import CustomerFactory, QueueFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Support")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Billing")
+
+
+@pytest.fixture
+def queue(team):
+    return QueueFactory(name="General", slug="general", team=team)
+
+
+@pytest.fixture
+def other_queue(other_team):
+    return QueueFactory(name="Invoices", slug="invoices", team=other_team)
+
+
+@pytest.fixture
+def agent(team):
+    return UserFactory(email="agent@staff.example", teams=[team])
+
+
+@pytest.fixture
+def other_agent(other_team):
+    """An agent of another team: must not see tickets of ``queue``."""
+    return UserFactory(email="other@staff.example", teams=[other_team])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(email="admin@staff.example", role="admin")
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="owner@staff.example", role="owner")
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory(email="ann@customer.example", name="Ann Smith")
+
+
+@pytest.fixture
+def other_customer(db):
+    return CustomerFactory(email="bob@customer.example", name="Bob Jones")
+
+
+@pytest.fixture
+def make_ticket(queue, customer, django_capture_on_commit_callbacks):
+    """Build a ticket through the one real path, ``ticket_create``; on-commit work is not run."""
+
+    def make(**kwargs) -> Ticket:
+        kwargs.setdefault("customer", customer)
+        kwargs.setdefault("queue", queue)
+        kwargs.setdefault("subject", "Order 1042 has not arrived")
+        kwargs.setdefault("body", "Hello, my order has not arrived yet. Can you help?")
+        kwargs.setdefault("channel", Ticket.Channel.PORTAL)
+        with django_capture_on_commit_callbacks(execute=False):
+            return ticket_create(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def ticket(make_ticket):
+    return make_ticket()
