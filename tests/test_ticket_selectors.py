@@ -1,0 +1,151 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import Http404
+
+from tickets import selectors, services
+from tickets.models import Attachment, Ticket
+
+from .factories import UserFactory
+
+
+@pytest.fixture
+def tickets(make_ticket, queue, other_queue, agent):
+    """One ticket in the agent's team queue, one in another team's queue, one there assigned to the agent."""
+    ours = make_ticket(subject="Espresso machine leaking")
+    theirs = make_ticket(subject="Invoice for March", queue=other_queue)
+    assigned = make_ticket(subject="Refund for invoice 77", queue=other_queue)
+    assigned.assignee = agent  # assigned across teams by an admin earlier
+    assigned.save(update_fields=["assignee"])
+    return ours, theirs, assigned
+
+
+def test_agent_sees_team_queues_and_own_assignments(tickets, agent):
+    ours, _theirs, assigned = tickets
+    assert set(selectors.tickets_visible_to(agent)) == {ours, assigned}
+
+
+def test_agent_of_another_team_sees_only_their_team(tickets, other_agent):
+    _ours, theirs, assigned = tickets
+    assert set(selectors.tickets_visible_to(other_agent)) == {theirs, assigned}
+
+
+@pytest.mark.parametrize("role", ["admin", "owner"])
+def test_admins_and_owners_see_everything(tickets, role):
+    user = UserFactory(role=role)
+    assert set(selectors.tickets_visible_to(user)) == set(tickets)
+
+
+def test_inactive_or_anonymous_users_see_nothing(tickets, team):
+    from django.contrib.auth.models import AnonymousUser
+
+    gone = UserFactory(is_active=False, teams=[team])
+    assert not selectors.tickets_visible_to(gone).exists()
+    assert not selectors.tickets_visible_to(AnonymousUser()).exists()
+
+
+def test_access_ticket_is_404_for_tickets_of_other_teams(tickets, agent, other_agent):
+    ours, theirs, _ = tickets
+    assert selectors.access_ticket(agent, ours.pk) == ours
+    with pytest.raises(Http404):
+        selectors.access_ticket(agent, theirs.pk)
+    with pytest.raises(Http404):
+        selectors.access_ticket(other_agent, ours.pk)
+    for bad in ["abc", None, 999999999]:
+        with pytest.raises(Http404):
+            selectors.access_ticket(agent, bad)
+
+
+def test_attachment_access_follows_ticket_access(make_ticket, agent, other_agent, admin_user):
+    upload = SimpleUploadedFile("receipt.png", b"\x89PNG....", content_type="image/png")
+    ticket = make_ticket(attachments=[upload])
+    attachment = Attachment.objects.get(message__ticket=ticket)
+    assert selectors.access_attachment(agent, attachment.pk) == attachment
+    assert selectors.access_attachment(admin_user, attachment.pk) == attachment
+    with pytest.raises(Http404):
+        selectors.access_attachment(other_agent, attachment.pk)
+
+
+def test_queues_visible_to(queue, other_queue, agent, admin_user):
+    assert list(selectors.queues_visible_to(agent)) == [queue]
+    assert set(selectors.queues_visible_to(admin_user)) == {queue, other_queue}
+
+
+def test_list_views(make_ticket, agent):
+    mine = make_ticket(subject="Mine", assignee=agent)
+    unassigned = make_ticket(subject="Unassigned")
+    pending = make_ticket(subject="Pending")
+    services.ticket_set_status(ticket=pending, status="pending", actor=agent)
+    solved = make_ticket(subject="Solved")
+    services.ticket_set_status(ticket=solved, status="solved", actor=agent)
+
+    def view(name):
+        return set(selectors.ticket_list(user=agent, view=name))
+
+    assert view("mine") == {mine}
+    assert view("unassigned") == {unassigned, pending}
+    assert view("open") == {mine, unassigned, pending}
+    assert view("pending") == {pending}
+    assert view("solved") == {solved}
+
+
+def test_list_sorts_by_priority(make_ticket, agent):
+    low = make_ticket(priority="low")
+    urgent = make_ticket(priority="urgent")
+    normal = make_ticket()
+    assert list(selectors.ticket_list(user=agent, sort="priority")) == [urgent, normal, low]
+
+
+def test_list_hides_merged_tickets(make_ticket, agent):
+    a, b = make_ticket(), make_ticket()
+    services.ticket_merge(source=a, target=b, actor=agent)
+    assert list(selectors.ticket_list(user=agent, view="all")) == [b]
+
+
+def test_search_is_accent_insensitive_and_stemmed(make_ticket, agent):
+    ticket = make_ticket(subject="Crème brûlée was cold", body="The cafés were closing")
+    assert list(selectors.ticket_search(user=agent, query="creme brulee")) == [ticket]
+    assert list(selectors.ticket_search(user=agent, query="CAFE")) == [ticket]
+    assert list(selectors.ticket_search(user=agent, query="close")) == [ticket]
+    assert list(selectors.ticket_search(user=agent, query="tiramisu")) == []
+
+
+def test_search_ranks_subject_matches_first_and_covers_replies(make_ticket, agent):
+    in_body = make_ticket(subject="Question", body="Can I get a refund for the mug?")
+    in_subject = make_ticket(subject="Refund please", body="The mug broke")
+    assert list(selectors.ticket_search(user=agent, query="refund")) == [in_subject, in_body]
+    services.ticket_reply(ticket=in_body, author=agent, body="We will send a replacement saucer")
+    assert list(selectors.ticket_search(user=agent, query="saucer")) == [in_body]
+
+
+def test_search_respects_visibility(make_ticket, other_queue, agent, other_agent):
+    make_ticket(subject="Broken grinder")
+    assert selectors.ticket_search(user=other_agent, query="grinder").count() == 0
+    assert selectors.ticket_search(user=agent, query="grinder").count() == 1
+
+
+def test_search_with_operators_and_garbage_does_not_fail(make_ticket, agent):
+    make_ticket(subject="Oat milk latte")
+    assert selectors.ticket_search(user=agent, query='"oat milk" -soy').count() == 1
+    assert selectors.ticket_search(user=agent, query="(((:*&|!").count() == 0
+
+
+def test_ticket_messages_hides_internal_notes_when_asked(ticket, agent):
+    services.ticket_add_note(ticket=ticket, author=agent, body="internal")
+    services.ticket_reply(ticket=ticket, author=agent, body="public")
+    public = [m.body_text for m in selectors.ticket_messages(ticket=ticket, include_internal=False)]
+    assert public == ["Hello, my order has not arrived yet. Can you help?", "public"]
+    assert len(selectors.ticket_messages(ticket=ticket)) == 3
+
+
+def test_ticket_messages_query_count(ticket, agent, django_assert_num_queries):
+    for n in range(5):
+        services.ticket_reply(ticket=ticket, author=agent, body=f"reply {n}")
+    with django_assert_num_queries(2):  # messages with authors, then attachments
+        messages = list(selectors.ticket_messages(ticket=ticket))
+        assert all(m.author_user or m.author_customer for m in messages)
+        assert [list(m.attachments.all()) for m in messages]
+
+
+def test_ticket_model_reference_uses_the_setting(ticket, settings):
+    settings.TICKET_REFERENCE_PREFIX = "CAFE"
+    assert Ticket.objects.get(pk=ticket.pk).reference == f"CAFE-{ticket.pk}"
