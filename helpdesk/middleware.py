@@ -1,3 +1,4 @@
+import contextlib
 import zoneinfo
 
 from django.utils import timezone, translation
@@ -17,10 +18,8 @@ class UserPreferencesMiddleware:
         user = getattr(request, "user", None)
         timezone.deactivate()
         if user is not None and user.is_authenticated:
-            try:
+            with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
                 timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                pass
             if user.language and translation.check_for_language(user.language):
                 translation.activate(user.language)
                 request.LANGUAGE_CODE = translation.get_language()
