@@ -51,10 +51,13 @@ def _check_beat(redis_ok: bool) -> dict:
 @never_cache
 @require_GET
 def healthz(request):
+    """All parts by default; ``?scope=web`` checks only what serving pages needs (for load balancers,
+    which should not take every web container out because Celery beat is down)."""
     database = _check_database()
     redis = _check_redis()
-    beat = _check_beat(redis["ok"])
-    checks = {"database": database, "redis": redis, "celery_beat": beat}
+    checks = {"database": database, "redis": redis}
+    if request.GET.get("scope") != "web":
+        checks["celery_beat"] = _check_beat(redis["ok"])
     down = [name for name, check in checks.items() if not check["ok"]]
     body = {"status": "ok" if not down else "down", "down": down, "checks": checks}
     return JsonResponse(body, status=200 if not down else 503)

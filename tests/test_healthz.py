@@ -76,3 +76,10 @@ def test_heartbeat_task_run_by_the_worker_makes_beat_healthy(celery_worker, clie
     beat_heartbeat_task.delay()
     wait_for(lambda: cache.get(BEAT_HEARTBEAT_KEY))
     assert client.get(reverse("healthz")).status_code == 200
+
+
+def test_web_scope_ignores_beat_for_load_balancers(client, db):
+    cache.delete(BEAT_HEARTBEAT_KEY)
+    response = client.get(reverse("healthz"), {"scope": "web"})
+    assert response.status_code == 200
+    assert set(response.json()["checks"]) == {"database", "redis"}
