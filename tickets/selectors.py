@@ -5,12 +5,12 @@ admins see all. A ticket the user may not see does not exist for them (404, not 
 """
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from helpdesk.models import User
 
-from .models import Attachment, Message, Queue, Ticket
+from .models import Attachment, Message, Queue, Ticket, TicketEvent
 
 SEARCH_CONFIG = "helpdesk"
 
@@ -111,3 +111,89 @@ def access_attachment(user: User, attachment_id) -> Attachment:
     if attachment is None:
         raise Http404("No such attachment.")
     return attachment
+
+
+# --- agent screens -----------------------------------------------------------------------------
+
+
+def ticket_view_counts(*, user: User) -> dict[str, int]:
+    """Open-ticket counts for the list views that have one, in one aggregate query.
+
+    Only the unresolved views are counted: they are what agents act on, and the status index keeps
+    the query to open tickets. ``solved`` and ``all`` grow forever and get no count.
+    """
+    open_tickets = tickets_visible_to(user).filter(status__in=Ticket.OPEN_STATUSES, merged_into__isnull=True)
+    return open_tickets.aggregate(
+        mine=Count("pk", filter=Q(assignee=user)),
+        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+        open=Count("pk"),
+        pending=Count("pk", filter=Q(status=Ticket.Status.PENDING)),
+        on_hold=Count("pk", filter=Q(status=Ticket.Status.ON_HOLD)),
+    )
+
+
+def queues_with_open_counts(*, user: User) -> QuerySet[Queue]:
+    """The user's queues, each with ``open_count``, in one query."""
+    open_filter = Q(tickets__status__in=Ticket.OPEN_STATUSES, tickets__merged_into__isnull=True)
+    return queues_visible_to(user).annotate(open_count=Count("tickets", filter=open_filter)).order_by("name")
+
+
+def ticket_find(*, user: User, query: str, queue_id: int | None = None) -> QuerySet[Ticket]:
+    """``ticket_search``, within one queue when ``queue_id`` is given."""
+    tickets = ticket_search(user=user, query=query)
+    return tickets.filter(queue_id=queue_id) if queue_id else tickets
+
+
+def customer_recent_tickets(*, user: User, customer_id: int, exclude_id: int | None = None,
+                            limit: int = 5) -> list[Ticket]:  # fmt: skip
+    """The customer's latest tickets that ``user`` may see, newest first."""
+    tickets = tickets_visible_to(user).filter(customer_id=customer_id, merged_into__isnull=True)
+    if exclude_id is not None:
+        tickets = tickets.exclude(pk=exclude_id)
+    return list(tickets.only("id", "subject", "status", "created_at").order_by("-created_at", "-id")[:limit])
+
+
+def assignable_agents(*, queue: Queue, current_id: int | None = None) -> QuerySet[User]:
+    """Active agents of the queue's team and active owners/admins (plus the current assignee, if any,
+    so a form can show who holds the ticket)."""
+    allowed = Q(is_active=True) & (Q(teams=queue.team_id) | Q(role__in=[User.Role.OWNER, User.Role.ADMIN]))
+    if current_id is not None:
+        allowed |= Q(pk=current_id)
+    return User.objects.filter(pk__in=User.objects.filter(allowed).values("pk")).order_by("full_name", "email")
+
+
+def _event_value(field: str, value: str, users: dict, queues: dict) -> str:
+    if not value:
+        return ""
+    if field == "status":
+        return str(Ticket.Status(value).label) if value in Ticket.Status.values else value
+    if field == "priority":
+        return str(Ticket.Priority(value).label) if value in Ticket.Priority.values else value
+    if field == "assignee":
+        return str(users.get(int(value), value)) if value.isdigit() else value
+    if field == "queue":
+        return str(queues.get(int(value), value)) if value.isdigit() else value
+    return value
+
+
+def ticket_events(*, ticket: Ticket, limit: int = 50) -> list[TicketEvent]:
+    """The latest audit rows, newest first, each with ``old_display`` and ``new_display``: values made
+    readable (status labels, people's and queues' names), looked up in at most two more queries."""
+    events = list(ticket.events.select_related("actor", "actor_customer").order_by("-created_at", "-id")[:limit])
+    ids: dict[str, set[int]] = {"assignee": set(), "queue": set()}
+    for event in events:
+        if event.field in ids:
+            ids[event.field].update(int(v) for v in (event.old_value, event.new_value) if v.isdigit())
+    users = User.objects.in_bulk(ids["assignee"]) if ids["assignee"] else {}
+    queues = Queue.objects.in_bulk(ids["queue"]) if ids["queue"] else {}
+    for event in events:
+        if event.kind == TicketEvent.Kind.CREATED:
+            channels = dict(Ticket.Channel.choices)
+            event.old_display, event.new_display = "", str(channels.get(event.new_value, event.new_value))
+        elif event.kind == TicketEvent.Kind.MESSAGE:
+            kinds = dict(Message.Kind.choices)
+            event.old_display, event.new_display = "", str(kinds.get(event.new_value, event.new_value))
+        else:
+            event.old_display = _event_value(event.field, event.old_value, users, queues)
+            event.new_display = _event_value(event.field, event.new_value, users, queues)
+    return events

@@ -7,5 +7,9 @@ app_name = "tickets"
 urlpatterns = [
     path("", views.ticket_list_view, name="list"),
     path("<int:ticket_id>/", views.ticket_detail_view, name="detail"),
+    path("<int:ticket_id>/messages/", views.ticket_message_view, name="message"),
+    path("<int:ticket_id>/status/", views.ticket_status_view, name="status"),
+    path("<int:ticket_id>/priority/", views.ticket_priority_view, name="priority"),
+    path("<int:ticket_id>/assignee/", views.ticket_assign_view, name="assign"),
     path("attachments/<int:attachment_id>/", views.attachment_download_view, name="attachment"),
 ]

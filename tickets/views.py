@@ -1,26 +1,214 @@
+"""The agent screens: the ticket list, the ticket page and the small POST views behind its forms.
+
+Each view parses its input, checks access (``selectors.access_ticket`` first), calls one service and
+renders. htmx requests get the named partial of the page (``tickets/list.html#results``).
+"""
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
-from . import selectors
+from helpdesk.errors import ValidationError
+
+from . import selectors, services
+from .forms import SORTS, VIEWS, AssignForm, ComposerForm, PriorityForm, StatusForm, TicketListForm
+from .models import Ticket
+
+PAGE_SIZE = 50
+RECENT_TICKETS = 5
+HTMX_VARY = ["HX-Request", "HX-Request-Type", "HX-History-Restore-Request"]
+
+
+def _wants_partial(request) -> bool:
+    """An htmx request for one region (a history restore or a body swap wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.request_type != "full"
+
+
+def _relative(when, now) -> str:
+    """ "just now", "5 minutes ago", "2 days ago": the largest unit only."""
+    if (now - when).total_seconds() < 60:
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(when, now, depth=1)}
+
+
+# --- list --------------------------------------------------------------------------------------
 
 
 @login_required
+@require_GET
 def ticket_list_view(request):
-    tickets = selectors.ticket_list(user=request.user, view=request.GET.get("view", "open"))[:50]
-    return render(request, "tickets/list.html", {"tickets": tickets})
+    params = TicketListForm(request.GET).params()
+    partial = _wants_partial(request)
+    user = request.user
+    queues = list(selectors.queues_with_open_counts(user=user))
+    queue = next((q for q in queues if q.pk == params.queue_id), None)
+    if params.queue_id and queue is None:
+        raise Http404("No such queue.")
+    if params.q:
+        tickets = selectors.ticket_find(user=user, query=params.q, queue_id=params.queue_id)
+    else:
+        tickets = selectors.ticket_list(user=user, view=params.view, queue_id=params.queue_id, sort=params.sort)
+    offset = (params.page - 1) * PAGE_SIZE
+    rows = list(tickets[offset : offset + PAGE_SIZE + 1])  # one more than shown: is there a next page?
+    now = timezone.now()
+    for row in rows:
+        row.updated_ago = _relative(row.updated_at, now)
+    context = {
+        "params": params,
+        "queue": queue,
+        "view_label": dict(VIEWS)[params.view],
+        "tickets": rows[:PAGE_SIZE],
+        "has_next": len(rows) > PAGE_SIZE,
+        "has_previous": params.page > 1,
+        "first_row": offset + 1,
+        "last_row": offset + min(len(rows), PAGE_SIZE),
+    }
+    if partial:
+        response = render(request, "tickets/list.html#results", context)
+    else:
+        counts = selectors.ticket_view_counts(user=user)
+        context |= {
+            "views": [(key, label, counts.get(key)) for key, label in VIEWS],
+            "queues": queues,
+            "sorts": SORTS,
+            "helpdesk_name": settings.HELPDESK_NAME,
+        }
+        response = render(request, "tickets/list.html", context)
+    patch_vary_headers(response, HTMX_VARY)
+    return response
+
+
+# --- ticket page -------------------------------------------------------------------------------
+
+
+def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
+    user = request.user
+    events = selectors.ticket_events(ticket=ticket, limit=51)
+    return {
+        "ticket": ticket,
+        "conversation": selectors.ticket_messages(ticket=ticket),
+        "composer": composer,
+        "status_form": StatusForm(ticket=ticket),
+        "priority_form": PriorityForm(ticket=ticket),
+        "assign_form": AssignForm(ticket=ticket),
+        "recent_tickets": selectors.customer_recent_tickets(
+            user=user, customer_id=ticket.customer_id, exclude_id=ticket.pk, limit=RECENT_TICKETS
+        ),
+        "events": events[:50],
+        "events_truncated": len(events) > 50,
+        "is_closed": ticket.status == Ticket.Status.CLOSED,
+        "updated_ago": _relative(ticket.updated_at, timezone.now()),
+        "helpdesk_name": settings.HELPDESK_NAME,
+    }
 
 
 @login_required
+@require_GET
 def ticket_detail_view(request, ticket_id):
     ticket = selectors.access_ticket(request.user, ticket_id)
     if ticket.merged_into_id:
-        return redirect("tickets:detail", ticket.merged_into_id)
-    messages = selectors.ticket_messages(ticket=ticket)
-    return render(request, "tickets/detail.html", {"ticket": ticket, "messages": messages})
+        target = Ticket(pk=ticket.merged_into_id)
+        messages.info(request, _("%(source)s was merged into %(target)s.")
+                      % {"source": ticket.reference, "target": target.reference})  # fmt: skip
+        return redirect(target)
+    return render(
+        request, "tickets/detail.html", _detail_context(request, ticket, composer=ComposerForm(ticket=ticket))
+    )
+
+
+def _back_to(request, url: str):
+    """After a successful POST: a plain redirect, or a client-side one for htmx."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
 
 
 @login_required
+@require_POST
+def ticket_message_view(request, ticket_id):
+    """The composer: a public reply (optionally setting the status) or an internal note."""
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    form = ComposerForm(request.POST, request.FILES, ticket=ticket)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if form.is_note:
+                message = services.ticket_add_note(ticket=ticket, author=request.user, body=data["body"],
+                                                   attachments=data["attachments"])  # fmt: skip
+            else:
+                message = services.ticket_reply(ticket=ticket, author=request.user, body=data["body"],
+                                                status=data["status"] or None, attachments=data["attachments"])  # fmt: skip
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Internal note added.") if form.is_note else _("Reply added."))
+            return _back_to(request, f"{ticket.get_absolute_url()}#message-{message.pk}")
+    if _wants_partial(request):
+        return render(request, "tickets/detail.html#composer", {"ticket": ticket, "composer": form})
+    return render(request, "tickets/detail.html", _detail_context(request, ticket, composer=form))
+
+
+def _field_change(request, ticket: Ticket, form, change, success):
+    """Run one field service with a valid form (``success(data)`` is the confirmation); any problem
+    becomes an error message."""
+    if form.is_valid():
+        try:
+            change(form.cleaned_data)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, success(form.cleaned_data))
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return _back_to(request, ticket.get_absolute_url())
+
+
+@login_required
+@require_POST
+def ticket_status_view(request, ticket_id):
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    form = StatusForm(request.POST, ticket=ticket)
+    return _field_change(
+        request, ticket, form,
+        lambda data: services.ticket_set_status(ticket=ticket, status=data["status"], actor=request.user),
+        lambda data: _("Status set to “%(status)s”.") % {"status": Ticket.Status(data["status"]).label},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def ticket_priority_view(request, ticket_id):
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    form = PriorityForm(request.POST, ticket=ticket)
+    return _field_change(
+        request, ticket, form,
+        lambda data: services.ticket_set_priority(ticket=ticket, priority=data["priority"], actor=request.user),
+        lambda data: _("Priority set to “%(priority)s”.") % {"priority": Ticket.Priority(data["priority"]).label},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def ticket_assign_view(request, ticket_id):
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    form = AssignForm(request.POST, ticket=ticket)
+    return _field_change(
+        request, ticket, form,
+        lambda data: services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor=request.user),
+        lambda data: (_("Assigned to %(name)s.") % {"name": data["assignee"]}) if data["assignee"] else _("Unassigned."),
+    )  # fmt: skip
+
+
+@login_required
+@require_GET
 def attachment_download_view(request, attachment_id):
     attachment = selectors.access_attachment(request.user, attachment_id)
     response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename,

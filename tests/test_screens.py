@@ -1,0 +1,217 @@
+"""The agent screens in a real browser: Debian's Chromium driven by Playwright against the live server.
+
+Screenshots go to var/screenshots/ for a person to look at.
+"""
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from playwright.sync_api import expect
+
+from tickets import services
+from tickets.models import Ticket
+
+from .factories import PASSWORD, CustomerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Tests run with DEBUG off, where static files want a collectstatic manifest; serve them from the
+    finders instead (the live server's static handler does)."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # fmt: skip
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test itself
+    # (services building data, assertions) are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, live_server, viewport=DESKTOP):
+    context = browser.new_context(viewport=viewport, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def sign_in(page, user, *, screenshot_name=None):
+    page.goto("/login/")
+    if screenshot_name:
+        screenshot(page, screenshot_name)
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/tickets/")
+
+
+def screenshot(page, name):
+    page.evaluate("window.scrollTo(0, 0)")  # a full-page shot of a scrolled page repeats the sticky top bar
+    page.screenshot(path=SCREENSHOTS / name, full_page=True)
+
+
+def horizontal_overflow(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def png(width: int, height: int, rgb=(31, 95, 191)) -> bytes:
+    """A small solid-colour PNG, made here rather than shipped."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def tickets(make_ticket, agent, admin_user, queue, customer):
+    """A small, realistic list: a few customers, priorities and states."""
+    bob = CustomerFactory(name="Bob Jones", email="bob@customer.example")
+    made = [
+        make_ticket(subject="Order 1042 has not arrived", priority=Ticket.Priority.HIGH,
+                    body="Hello, I ordered a kettle two weeks ago and it has not arrived yet. Can you help?"),
+        make_ticket(subject="Refund for a damaged mug", customer=bob, priority=Ticket.Priority.URGENT,
+                    body="The mug was broken in the box. I would like my money back."),
+        make_ticket(subject="Cannot sign in to my account", priority=Ticket.Priority.LOW,
+                    body="The sign-in page says my password is wrong, but it is not."),
+        make_ticket(subject="Invoice shows the wrong billing address", customer=bob,
+                    body="Please correct the street name on invoice 2231."),
+    ]  # fmt: skip
+    services.ticket_add_system_message(ticket=made[0], body="We got your request and will reply soon.")
+    services.ticket_add_customer_message(
+        ticket=made[0], channel=Ticket.Channel.EMAIL, body="Here is a photo of the label and my receipt.",
+        attachments=[SimpleUploadedFile("label.png", png(160, 100), content_type="image/png"),
+                     SimpleUploadedFile("receipt.pdf", b"%PDF-1.4 receipt", content_type="application/pdf")],
+    )  # fmt: skip
+    services.ticket_assign(ticket=made[0], assignee=agent, actor=admin_user)
+    services.ticket_reply(ticket=made[2], author=agent, body="Could you tell us which browser you use?",
+                          status=Ticket.Status.PENDING)  # fmt: skip
+    services.ticket_add_note(ticket=made[2], author=agent, body="Probably the SSO change from Monday.")
+    return made
+
+
+def test_sign_in_search_open_with_the_keyboard_and_reply(browser, live_server, agent, tickets):
+    page = open_page(browser, live_server)
+    sign_in(page, agent, screenshot_name="login.png")
+
+    # The stylesheet is served and applied.
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(245, 246, 248)"
+    assert page.locator("tr[data-row]").count() == 4
+    screenshot(page, "desktop-list.png")
+
+    # Sorting updates the rows in place, too.
+    page.get_by_label("Sort").select_option("priority")
+    expect(page.locator("tr[data-row] .col-subject").first).to_have_text("Refund for a damaged mug")
+    page.wait_for_url("**sort=priority**")
+
+    # "/" focuses the search; typing narrows the rows in place and the URL follows.
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "ticket-search"
+    page.keyboard.type("arrived")
+    expect(page.locator("tr[data-row]")).to_have_count(1)
+    page.wait_for_url("**q=arrived**")
+
+    # Escape leaves the box; j selects the first row and Enter opens it.
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.dataset.rowLink") == ""
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/tickets/{tickets[0].pk}/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Order 1042 has not arrived"
+
+    # "r" goes to the reply box, Ctrl+Enter sends; the reply shows up in the conversation.
+    page.keyboard.press("r")
+    assert page.evaluate("document.activeElement.name") == "body"
+    page.keyboard.type("Thanks Ann, the parcel left our warehouse today.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"**/tickets/{tickets[0].pk}/#message-*")
+    reply = page.locator(".message--reply").last
+    assert "the parcel left our warehouse today" in reply.inner_text()
+    assert page.get_by_role("status").filter(has_text="Reply added.").is_visible()
+    assert horizontal_overflow(page) == 0
+    screenshot(page, "desktop-detail.png")
+
+    # Back in the browser's history: the searched list, as it was.
+    page.go_back()
+    page.go_back()
+    expect(page.locator("tr[data-row]")).to_have_count(1)
+    assert page.get_by_label("Search tickets").input_value() == "arrived"
+
+
+def test_internal_note_and_status_change_from_the_ticket_page(browser, live_server, agent, tickets):
+    ticket = tickets[2]  # pending, with a reply and a note
+    page = open_page(browser, live_server)
+    sign_in(page, agent)
+    page.goto(f"/tickets/{ticket.pk}/")
+    assert page.locator(".message--note").count() == 1
+
+    page.get_by_role("radio", name="Internal note").check()
+    assert not page.locator(".composer__status").is_visible()  # notes do not change the status
+    page.get_by_label("Message").fill("Asked IT to check the SSO logs.")
+    page.get_by_role("button", name="Add note").click()
+    page.wait_for_url(f"**/tickets/{ticket.pk}/#message-*")
+    assert page.locator(".message--note").count() == 2
+
+    page.get_by_label("Status", exact=True).select_option("solved")
+    page.locator("form[action$='/status/'] button").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").filter(has_text="Status set to “Solved”.").is_visible()
+    assert page.locator(".ticket-meta .badge").inner_text() == "Solved"
+    assert "changed the status from Pending to Solved" in page.locator(".events").inner_text()
+
+
+def test_phone_width_nothing_overflows(browser, live_server, agent, tickets):
+    page = open_page(browser, live_server, viewport=PHONE)
+    sign_in(page, agent)
+    assert horizontal_overflow(page) == 0
+    # The sidebar collapses above the list.
+    sidebar = page.locator(".sidebar").bounding_box()
+    results = page.locator("#ticket-results").bounding_box()
+    assert sidebar["y"] + sidebar["height"] <= results["y"]
+    screenshot(page, "phone-list.png")
+
+    page.goto(f"/tickets/{tickets[2].pk}/")
+    assert horizontal_overflow(page) == 0
+    screenshot(page, "phone-detail.png")
+
+    page.goto("/login/")  # signed in: goes straight back to the list
+    page.wait_for_url("**/tickets/")
+
+
+def test_empty_view_has_a_designed_empty_state(browser, live_server, agent, tickets):
+    page = open_page(browser, live_server)
+    sign_in(page, agent)
+    page.goto("/tickets/?view=on_hold")
+    empty = page.locator("[data-empty-state]")
+    assert empty.is_visible()
+    assert "Nothing is on hold" in empty.inner_text()
+    screenshot(page, "empty-state.png")
+
+    page.goto("/tickets/?q=xylophone")
+    assert "No tickets match “xylophone”" in page.locator("[data-empty-state]").inner_text()

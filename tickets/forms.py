@@ -1,0 +1,138 @@
+"""Forms of the agent screens: they parse and check input; services do the work."""
+
+from dataclasses import dataclass
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from . import selectors
+from .models import Ticket
+
+Status = Ticket.Status
+
+# The list views, in sidebar order.
+VIEWS = [
+    ("mine", _("Assigned to me")),
+    ("unassigned", _("Unassigned")),
+    ("open", _("Unsolved")),  # every open status: new, open, pending, on hold
+    ("pending", _("Pending")),
+    ("on_hold", _("On hold")),
+    ("solved", _("Solved")),
+    ("all", _("All tickets")),
+]
+SORTS = [
+    ("updated", _("Recently updated")),
+    ("created", _("Newest first")),
+    ("priority", _("Highest priority")),
+]
+# What an agent may set by hand. "New" is where tickets start; "closed" is final and left to automation.
+AGENT_STATUSES = [Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED]
+
+
+@dataclass(frozen=True)
+class ListParams:
+    view: str = "open"
+    queue_id: int | None = None
+    sort: str = "updated"
+    q: str = ""
+    page: int = 1
+
+
+class TicketListForm(forms.Form):
+    """The list's GET parameters. A value that does not parse falls back to its default."""
+
+    view = forms.ChoiceField(choices=VIEWS, required=False)
+    queue = forms.IntegerField(required=False, min_value=1)
+    sort = forms.ChoiceField(choices=SORTS, required=False)
+    q = forms.CharField(required=False, max_length=200)
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def params(self) -> ListParams:
+        self.is_valid()
+        data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+        return ListParams(view=data.get("view", "open"), queue_id=data.get("queue"), sort=data.get("sort", "updated"),
+                          q=" ".join(data.get("q", "").split()), page=data.get("page", 1))  # fmt: skip
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (the recipe from Django's documentation)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single_clean = super().clean
+        if isinstance(data, list | tuple):
+            return [single_clean(item, initial) for item in data]
+        return [single_clean(data, initial)] if data else []
+
+
+class ComposerForm(forms.Form):
+    """A public reply or an internal note. Whether the text may be empty is the service's rule."""
+
+    REPLY, NOTE = "reply", "note"
+
+    kind = forms.ChoiceField(
+        label=_("Type"),
+        choices=[(REPLY, _("Reply to customer")), (NOTE, _("Internal note"))],
+        initial=REPLY,
+        widget=forms.RadioSelect,
+    )
+    body = forms.CharField(label=_("Message"), required=False, max_length=100_000,
+                           widget=forms.Textarea(attrs={"rows": 6}))  # fmt: skip
+    attachments = MultipleFileField(label=_("Attachments"), required=False)
+    status = forms.ChoiceField(label=_("Then set status"), required=False)
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ticket = ticket
+        if ticket.status == Status.NEW:
+            # A reply opens a new ticket anyway.
+            keep, current = _("Open"), Status.OPEN
+        else:
+            keep, current = _("Keep “%(status)s”") % {"status": ticket.get_status_display()}, ticket.status
+        self.fields["status"].choices = [("", keep), *[(s.value, s.label) for s in AGENT_STATUSES if s != current]]
+        if ticket.status == Status.CLOSED:
+            # A closed ticket takes no more replies; notes are still possible.
+            self.fields["kind"].choices = [(self.NOTE, _("Internal note"))]
+            self.fields["kind"].initial = self.NOTE
+
+    @property
+    def is_note(self) -> bool:
+        return self.cleaned_data.get("kind") == self.NOTE
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"))
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        kwargs.setdefault("initial", {"status": ticket.status})
+        super().__init__(*args, **kwargs)
+        choices = [(s.value, s.label) for s in AGENT_STATUSES]
+        if ticket.status not in AGENT_STATUSES:
+            choices.insert(0, (ticket.status, ticket.get_status_display()))
+        self.fields["status"].choices = choices
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(label=_("Priority"), choices=Ticket.Priority.choices)
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        kwargs.setdefault("initial", {"priority": ticket.priority})
+        super().__init__(*args, **kwargs)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label=_("Assignee"), queryset=None, required=False,
+                                      empty_label=_("Unassigned"))  # fmt: skip
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        kwargs.setdefault("initial", {"assignee": ticket.assignee_id})
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = selectors.assignable_agents(queue=ticket.queue,
+                                                                       current_id=ticket.assignee_id)  # fmt: skip
