@@ -102,7 +102,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or self.email
 
     def get_short_name(self):
-        return (self.full_name or self.email).split(" ")[0]
+        """The first name: "Mr. Chris Sanford" is "Chris", a user without a name their email's local part."""
+        words = [w for w in self.full_name.split() if not w.endswith(".")]
+        return words[0] if words else self.email.split("@")[0]
 
 
 class Team(TimeStampedModel):

@@ -6,26 +6,25 @@ from django.views.generic import RedirectView
 
 from .health import healthz
 
-# The signed-out pages and the reset email name the help desk (no context processor does yet).
-AUTH_CONTEXT = {"helpdesk_name": settings.HELPDESK_NAME}
+# The reset email is rendered without the request's context processors, so it gets the name here.
+EMAIL_CONTEXT = {"helpdesk_name": settings.HELPDESK_NAME}
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tickets:list", permanent=False), name="home"),
     path("healthz", healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True, extra_context=AUTH_CONTEXT),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(
-        extra_context=AUTH_CONTEXT,
-        extra_email_context=AUTH_CONTEXT,
+        extra_email_context=EMAIL_CONTEXT,
         subject_template_name="registration/password_reset_subject.txt",
         email_template_name="registration/password_reset_email.txt",
         html_email_template_name="registration/password_reset_email.html"), name="password_reset"),
-    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(extra_context=AUTH_CONTEXT),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
-    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(extra_context=AUTH_CONTEXT),
+    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
-    path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(extra_context=AUTH_CONTEXT),
+    path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
     path("tickets/", include("tickets.urls")),
     path("admin/", admin.site.urls),

@@ -120,3 +120,19 @@ def test_pages_are_in_the_users_language(agent):
     request.user = agent
     UserPreferencesMiddleware(view)(request)
     assert seen["language"] == "de"
+
+
+def test_expired_form_shows_a_friendly_page(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(reverse("login"), {"username": "a@b.example", "password": "x"})
+    assert response.status_code == 403
+    assert b"This form has expired" in response.content
+
+
+@pytest.mark.parametrize(
+    ("full_name", "email", "short"),
+    [("Ann Smith", "ann@x.example", "Ann"), ("Mr. Chris Sanford", "c@x.example", "Chris"), ("", "jo@x.example", "jo")],
+)
+def test_short_name(full_name, email, short):
+    assert User(full_name=full_name, email=email).get_short_name() == short

@@ -28,13 +28,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    """Tests run with DEBUG off, where static files want a collectstatic manifest; serve them from the
-    finders instead (the live server's static handler does)."""
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # fmt: skip
-
 
 @pytest.fixture
 def browser(monkeypatch):

@@ -19,12 +19,6 @@ from .factories import PASSWORD
 ROLES = ["anonymous", "other_agent", "agent", "admin_user", "owner"]
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    """Tests run with DEBUG off, where {% static %} wants a collectstatic manifest."""
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # fmt: skip
-
 
 @pytest.fixture
 def as_role(client, request):

@@ -359,3 +359,12 @@ def test_customer_get_or_create_is_case_insensitive(db):
     assert first.pk == again.pk
     with pytest.raises(ValidationError, match="not a valid email"):
         customer_get_or_create(email="not-an-address")
+
+
+def test_no_replies_or_notes_on_a_merged_ticket(make_ticket, agent):
+    source, target = make_ticket(), make_ticket()
+    services.ticket_merge(source=source, target=target, actor=agent)
+    with pytest.raises(InvalidTransition, match=f"merged into HD-{target.pk}"):
+        services.ticket_add_note(ticket=source, author=agent, body="note")
+    with pytest.raises(InvalidTransition, match="merged into"):
+        services.ticket_reply(ticket=source, author=agent, body="reply")

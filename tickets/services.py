@@ -6,6 +6,7 @@ the same transaction, and schedules Celery work only on commit.
 
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -290,6 +291,7 @@ def ticket_reply(
     ("reply and mark pending"). The first such reply is the ticket's first response."""
     attachment_validate_all(attachments)
     ticket = _locked(ticket)
+    _refuse_if_merged(ticket)
     if ticket.status == Status.CLOSED:
         raise InvalidTransition(_("This ticket is closed; replies are no longer possible."))
     message = _add_message(ticket, kind=Message.Kind.REPLY, body=body, is_html=body_is_html,
@@ -313,6 +315,7 @@ def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bo
     """An internal note: agents only, never sent to the customer, not a response."""
     attachment_validate_all(attachments)
     ticket = _locked(ticket)
+    _refuse_if_merged(ticket)
     message = _add_message(ticket, kind=Message.Kind.NOTE, body=body, is_html=body_is_html, channel=ticket.channel,
                            author_user=author, attachments=attachments)  # fmt: skip
     ticket.save(update_fields=["message_count", "updated_at"])
@@ -433,6 +436,14 @@ def ticket_tag(*, ticket: Ticket, actor: User | None, add: Iterable[str] = (), r
 def _refuse_if_closed(ticket: Ticket) -> None:
     if ticket.status == Status.CLOSED:
         raise InvalidTransition(_("A closed ticket cannot be changed."))
+
+
+def _refuse_if_merged(ticket: Ticket) -> None:
+    if ticket.merged_into_id is not None:
+        raise InvalidTransition(
+            _("This ticket was merged into %(reference)s; write there instead."),
+            params={"reference": f"{settings.TICKET_REFERENCE_PREFIX}-{ticket.merged_into_id}"},
+        )
 
 
 # --- merge and link ----------------------------------------------------------------------------

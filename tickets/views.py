@@ -4,7 +4,6 @@ Each view parses its input, checks access (``selectors.access_ticket`` first), c
 renders. htmx requests get the named partial of the page (``tickets/list.html#results``).
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
@@ -79,7 +78,6 @@ def ticket_list_view(request):
             "views": [(key, label, counts.get(key)) for key, label in VIEWS],
             "queues": queues,
             "sorts": SORTS,
-            "helpdesk_name": settings.HELPDESK_NAME,
         }
         response = render(request, "tickets/list.html", context)
     patch_vary_headers(response, HTMX_VARY)
@@ -106,7 +104,6 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
         "events_truncated": len(events) > 50,
         "is_closed": ticket.status == Ticket.Status.CLOSED,
         "updated_ago": _relative(ticket.updated_at, timezone.now()),
-        "helpdesk_name": settings.HELPDESK_NAME,
     }
 
 
