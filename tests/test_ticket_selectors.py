@@ -149,3 +149,18 @@ def test_ticket_messages_query_count(ticket, agent, django_assert_num_queries):
 def test_ticket_model_reference_uses_the_setting(ticket, settings):
     settings.TICKET_REFERENCE_PREFIX = "CAFE"
     assert Ticket.objects.get(pk=ticket.pk).reference == f"CAFE-{ticket.pk}"
+
+
+def test_search_within_a_queue(make_ticket, other_queue, admin_user, queue):
+    here = make_ticket(subject="Broken grinder")
+    make_ticket(subject="Grinder invoice", queue=other_queue)
+    assert list(selectors.ticket_search(user=admin_user, query="grinder", queue_id=queue.pk)) == [here]
+
+
+def test_search_ranks_the_most_recent_matches(make_ticket, agent, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 2)
+    old = make_ticket(subject="Refund refund refund")
+    newer = make_ticket(subject="Question", body="refund?")
+    newest = make_ticket(subject="Refund", body="for the mug")
+    Ticket.objects.filter(pk=old.pk).update(updated_at=old.updated_at.replace(year=2020))
+    assert list(selectors.ticket_search(user=agent, query="refund")) == [newest, newer]

@@ -74,18 +74,35 @@ def ticket_list(
         qs = qs.filter(queue_id=queue_id)
     if status:
         qs = qs.filter(status=status)
-    return qs.select_related("queue", "customer", "assignee").order_by(*SORTS.get(sort, SORTS["updated"]))
-
-
-def ticket_search(*, user: User, query: str) -> QuerySet[Ticket]:
-    """Full-text search over subject and messages: ranked, stemmed, accent-insensitive."""
-    search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
     return (
-        tickets_visible_to(user)
-        .filter(search_vector=search_query, merged_into__isnull=True)
+        qs.select_related("queue", "customer", "assignee")
+        .defer("search_vector")
+        .order_by(*SORTS.get(sort, SORTS["updated"]))
+    )
+
+
+# Ranking every match of a common word ("order" is in a third of a shop's tickets) would sort
+# hundreds of thousands of rows; search ranks the most recently updated matches instead.
+SEARCH_CANDIDATES = 1000
+
+
+def ticket_search(*, user: User, query: str, queue_id: int | None = None) -> QuerySet[Ticket]:
+    """Full-text search over subject and messages: stemmed, accent-insensitive, websearch syntax.
+
+    Results are the ``SEARCH_CANDIDATES`` most recently updated matching tickets, ranked by
+    relevance (subject words weigh more than message words), newest first among equals.
+    """
+    search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    matches = tickets_visible_to(user).filter(search_vector=search_query, merged_into__isnull=True)
+    if queue_id:
+        matches = matches.filter(queue_id=queue_id)
+    candidates = matches.order_by("-updated_at").values("pk")[:SEARCH_CANDIDATES]
+    return (
+        Ticket.objects.filter(pk__in=candidates)
         .annotate(rank=SearchRank(F("search_vector"), search_query))
         .select_related("queue", "customer", "assignee")
-        .order_by("-rank", "-updated_at")
+        .defer("search_vector")
+        .order_by("-rank", "-updated_at", "-id")
     )
 
 
@@ -136,12 +153,6 @@ def queues_with_open_counts(*, user: User) -> QuerySet[Queue]:
     """The user's queues, each with ``open_count``, in one query."""
     open_filter = Q(tickets__status__in=Ticket.OPEN_STATUSES, tickets__merged_into__isnull=True)
     return queues_visible_to(user).annotate(open_count=Count("tickets", filter=open_filter)).order_by("name")
-
-
-def ticket_find(*, user: User, query: str, queue_id: int | None = None) -> QuerySet[Ticket]:
-    """``ticket_search``, within one queue when ``queue_id`` is given."""
-    tickets = ticket_search(user=user, query=query)
-    return tickets.filter(queue_id=queue_id) if queue_id else tickets
 
 
 def customer_recent_tickets(*, user: User, customer_id: int, exclude_id: int | None = None,

@@ -52,7 +52,7 @@ def ticket_list_view(request):
     if params.queue_id and queue is None:
         raise Http404("No such queue.")
     if params.q:
-        tickets = selectors.ticket_find(user=user, query=params.q, queue_id=params.queue_id)
+        tickets = selectors.ticket_search(user=user, query=params.q, queue_id=params.queue_id)
     else:
         tickets = selectors.ticket_list(user=user, view=params.view, queue_id=params.queue_id, sort=params.sort)
     offset = (params.page - 1) * PAGE_SIZE
