@@ -164,3 +164,18 @@ def test_search_ranks_the_most_recent_matches(make_ticket, agent, monkeypatch):
     newest = make_ticket(subject="Refund", body="for the mug")
     Ticket.objects.filter(pk=old.pk).update(updated_at=old.updated_at.replace(year=2020))
     assert list(selectors.ticket_search(user=agent, query="refund")) == [newest, newer]
+
+
+def test_open_counts_index_covers_exactly_the_open_statuses():
+    index = next(i for i in Ticket._meta.indexes if i.name == "ticket_open_counts")
+    assert dict(index.condition.children)["status__in"] == list(Ticket.OPEN_STATUSES)
+
+
+def test_queue_open_counts(make_ticket, agent, queue, other_queue, admin_user):
+    make_ticket()
+    make_ticket()
+    solved = make_ticket()
+    services.ticket_set_status(ticket=solved, status="solved", actor=agent)
+    make_ticket(queue=other_queue)
+    counts = {q.name: q.open_count for q in selectors.queues_with_open_counts(user=admin_user)}
+    assert counts == {queue.name: 2, other_queue.name: 1}

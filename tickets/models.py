@@ -135,6 +135,12 @@ class Ticket(models.Model):
             models.Index(fields=["-created_at"], name="ticket_created"),
             models.Index(fields=["-updated_at"], name="ticket_updated"),
             models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # The open tickets are a few percent of all; sidebar counts read only this small index.
+            models.Index(
+                fields=["queue", "assignee", "status"],
+                condition=Q(status__in=["new", "open", "pending", "on_hold"], merged_into__isnull=True),
+                name="ticket_open_counts",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
