@@ -222,7 +222,9 @@ def main(argv=None) -> int:
     if getattr(options, "command", None) and options.command[0] == "--":
         options.command = options.command[1:]
 
-    # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C.
+    # Ctrl-C stops everything, even when a shell started us with SIGINT ignored (in the background);
+    # SIGTERM (e.g. from a supervisor) stops as cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         return options.func(options)
