@@ -260,3 +260,11 @@ def test_percentile_interpolates_like_postgres():
     assert percentile([1, 2, 3, 4], 0.5) == 2.5
     assert percentile([10, 20, 30, 40, 50], 0.95) == pytest.approx(48.0)
     assert percentile([7], 0.95) == 7
+
+
+def test_every_topic_scenario_has_its_subjects_and_answer():
+    from tickets.seeding_text import TOPICS
+
+    for topic in TOPICS:
+        assert len(topic.subjects) in (1, len(topic.openings)), topic.tag
+        assert len(topic.answers) >= 1, topic.tag

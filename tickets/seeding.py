@@ -410,9 +410,10 @@ class _Simulator:
         if created_by is None and channel not in CUSTOMER_CHANNELS:
             channel = "email"
         ctx = self.context(customer)
+        ctx["scenario"] = scenario = rng.randrange(len(topic.openings))
+        subject = rng.choice(topic.subjects[scenario % len(topic.subjects)]).format(**ctx)
         story = _Story(now=self.now, created_at=created_at, channel=channel, customer_id=customer.id,
-                       created_by=created_by, subject=rng.choice(topic.subjects).format(**ctx), priority=priority,
-                       queue_id=queue.id)  # fmt: skip
+                       created_by=created_by, subject=subject, priority=priority, queue_id=queue.id)  # fmt: skip
         if created_by is None:
             story.acknowledged_at = min(created_at + rng.randrange(2, 40), self.now)
         try:
@@ -432,7 +433,7 @@ class _Simulator:
         """What ``ticket_create`` writes: the created event, the first message, the assignee if any."""
         t, by, customer = story.created_at, story.created_by, story.customer_id
         story.event(t, EV_CREATED, actor=by, customer=None if by else customer, new=story.channel)
-        opening = self.customer_text(self.rng.choice(topic.openings), ctx)
+        opening = self.customer_text(topic.openings[ctx["scenario"]], ctx)
         if story.channel == "agent":  # an outbound email: the agent writes first
             story.message(t, REPLY, self.agent_text(self.rng.choice(OUTBOUND), ctx, by), user=by)
         elif story.channel == "phone":  # the agent types up the call
@@ -487,7 +488,7 @@ class _Simulator:
                 t, (FIRST_RESPONSE_MEDIAN if first_answer else NEXT_RESPONSE_MEDIAN)[story.priority], cap
             )
             agent = self.touch(story, t, queue, topic, assign=bool(cap))
-            body = rng.choice(topic.answers if first_answer else AGENT_FOLLOW_UPS)
+            body = topic.answer(ctx["scenario"], rng) if first_answer else rng.choice(AGENT_FOLLOW_UPS)
             if i == public - 1:
                 status = final
                 if final == SOLVED:
