@@ -28,7 +28,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
 
 
-
 @pytest.fixture
 def browser(monkeypatch):
     from playwright.sync_api import sync_playwright

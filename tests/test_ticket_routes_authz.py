@@ -19,7 +19,6 @@ from .factories import PASSWORD
 ROLES = ["anonymous", "other_agent", "agent", "admin_user", "owner"]
 
 
-
 @pytest.fixture
 def as_role(client, request):
     def sign_in(role):

@@ -20,7 +20,6 @@ Status, Priority = Ticket.Status, Ticket.Priority
 LIST_URL = reverse("tickets:list")
 
 
-
 @pytest.fixture
 def agent_client(client, agent):
     client.force_login(agent)
