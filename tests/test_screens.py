@@ -33,7 +33,10 @@ def browser(monkeypatch):
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        message = "Debian's chromium is not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # .ci/run installs it, so in CI a missing browser is an error
+        pytest.skip(message)
     # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test itself
     # (services building data, assertions) are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
