@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
@@ -180,3 +182,82 @@ def test_queue_open_counts(make_ticket, agent, queue, other_queue, admin_user):
     make_ticket(queue=other_queue)
     counts = {q.name: q.open_count for q in selectors.queues_with_open_counts(user=admin_user)}
     assert counts == {queue.name: 2, other_queue.name: 1}
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def varied(make_ticket, agent, time_machine):
+    """Four tickets that differ in every filtered field."""
+    time_machine.move_to("2026-03-01 23:30:00Z", tick=False)  # 1 March in UTC, 2 March in Vienna
+    email_low = make_ticket(subject="A", channel="email", priority="low")
+    time_machine.move_to("2026-03-05 10:00:00Z", tick=False)
+    portal_urgent = make_ticket(subject="B", channel="portal", priority="urgent", assignee=agent)
+    services.ticket_tag(ticket=portal_urgent, actor=agent, add=["VIP"])
+    time_machine.move_to("2026-03-09 10:00:00Z", tick=False)
+    chat_pending = make_ticket(subject="C", channel="chat")
+    services.ticket_set_status(ticket=chat_pending, status="pending", actor=agent)
+    time_machine.move_to("2026-03-12 10:00:00Z", tick=False)
+    return email_low, portal_urgent, chat_pending
+
+
+def subjects(qs):
+    return sorted(t.subject for t in qs)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["A", "B", "C"]),
+        ({"statuses": ("pending",)}, ["C"]),
+        ({"statuses": ("new", "pending")}, ["A", "B", "C"]),
+        ({"priorities": ("low", "urgent")}, ["A", "B"]),
+        ({"channels": ("chat",)}, ["C"]),
+        ({"assignee": "me"}, ["B"]),
+        ({"assignee": "none"}, ["A", "C"]),
+        ({"tag": "vip"}, ["B"]),
+        ({"tag": "VIP "}, ["B"]),
+        ({"created_from": date(2026, 3, 5)}, ["B", "C"]),
+        ({"created_to": date(2026, 3, 5)}, ["A", "B"]),
+        ({"created_from": date(2026, 3, 2), "created_to": date(2026, 3, 8)}, ["B"]),
+        ({"channels": ("email", "portal"), "assignee": "none"}, ["A"]),
+        ({"statuses": ("solved",)}, []),
+    ],
+)
+def test_filters_combine_freely(varied, agent, filters, expected):
+    result = selectors.ticket_list(user=agent, view="all", filters=selectors.TicketFilters(**filters))
+    assert subjects(result) == expected
+
+
+def test_filter_by_assignee_id(varied, agent):
+    result = selectors.ticket_list(user=agent, view="all", filters=selectors.TicketFilters(assignee=str(agent.pk)))
+    assert subjects(result) == ["B"]
+
+
+def test_date_filters_use_the_viewers_time_zone(varied, agent):
+    from django.utils import timezone
+
+    only_first = selectors.TicketFilters(created_from=date(2026, 3, 1), created_to=date(2026, 3, 1))
+    assert subjects(selectors.ticket_list(user=agent, view="all", filters=only_first)) == ["A"]
+    with timezone.override("Europe/Vienna"):  # 23:30 UTC on 1 March is 00:30 on 2 March there
+        assert subjects(selectors.ticket_list(user=agent, view="all", filters=only_first)) == []
+
+
+def test_filters_apply_to_search_before_the_candidate_cut(varied, agent):
+    filters = selectors.TicketFilters(channels=("portal",))
+    assert [t.subject for t in selectors.ticket_search(user=agent, query="order", filters=filters)] == ["B"]
+
+
+def test_filters_keep_the_list_to_one_query(varied, agent, django_assert_num_queries):
+    filters = selectors.TicketFilters(statuses=("new",), tag="vip", assignee="me", created_from=date(2026, 3, 1))
+    with django_assert_num_queries(1):
+        rows = list(selectors.ticket_list(user=agent, view="all", filters=filters))
+        assert [r.customer.email for r in rows]
+
+
+def test_active_filter_count():
+    assert selectors.TicketFilters().active == 0
+    both_dates = selectors.TicketFilters(created_from=date(2026, 1, 1), created_to=date(2026, 2, 1))
+    assert both_dates.active == 1
+    assert selectors.TicketFilters(statuses=("new",), tag="vip", assignee="me").active == 3

@@ -4,10 +4,14 @@ An agent sees the tickets of their teams' queues and the tickets assigned to the
 admins see all. A ticket the user may not see does not exist for them (404, not 403).
 """
 
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from helpdesk.models import User
 
@@ -61,22 +65,73 @@ SORTS = {
 }
 
 
+@dataclass(frozen=True)
+class TicketFilters:
+    """Filters an agent combines freely on any list or search (empty = no filter).
+
+    ``assignee`` is "me", "none" or a user id; the dates are whole days in the viewer's time zone,
+    both included.
+    """
+
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    assignee: str = ""
+    tag: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+
+    @property
+    def active(self) -> int:
+        """How many filters are set (shown on the filter button)."""
+        return sum(bool(v) for v in (self.statuses, self.priorities, self.channels, self.assignee, self.tag)) + (
+            self.created_from is not None or self.created_to is not None
+        )
+
+
+def _start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def _filtered(qs: QuerySet[Ticket], *, user: User, filters: TicketFilters | None) -> QuerySet[Ticket]:
+    if filters is None:
+        return qs
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.priorities:
+        qs = qs.filter(priority__in=filters.priorities)
+    if filters.channels:
+        qs = qs.filter(channel__in=filters.channels)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee=user)
+    elif filters.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif filters.assignee.isdigit():
+        qs = qs.filter(assignee_id=int(filters.assignee))
+    if filters.tag:
+        qs = qs.filter(tags__name=filters.tag.strip().lower())
+    if filters.created_from:
+        qs = qs.filter(created_at__gte=_start_of_day(filters.created_from))
+    if filters.created_to:
+        qs = qs.filter(created_at__lt=_start_of_day(filters.created_to + timedelta(days=1)))
+    return qs
+
+
 def ticket_list(
     *,
     user: User,
     view: str = "open",
     queue_id: int | None = None,
-    status: str | None = None,
+    filters: TicketFilters | None = None,
     sort: str = "updated",
 ) -> QuerySet[Ticket]:
-    """The tickets of one list view, with what a list row shows loaded in the same query."""
+    """The tickets of one list view and filters, with what a list row shows loaded in the same query."""
     qs = tickets_visible_to(user).filter(LIST_VIEWS.get(view, LIST_VIEWS["open"]), merged_into__isnull=True)
     if view == "mine":
         qs = qs.filter(assignee=user)
     if queue_id:
         qs = qs.filter(queue_id=queue_id)
-    if status:
-        qs = qs.filter(status=status)
+    qs = _filtered(qs, user=user, filters=filters)
     return (
         qs.select_related("queue", "customer", "assignee")
         .defer("search_vector")
@@ -89,7 +144,9 @@ def ticket_list(
 SEARCH_CANDIDATES = 1000
 
 
-def ticket_search(*, user: User, query: str, queue_id: int | None = None) -> QuerySet[Ticket]:
+def ticket_search(
+    *, user: User, query: str, queue_id: int | None = None, filters: TicketFilters | None = None
+) -> QuerySet[Ticket]:
     """Full-text search over subject and messages: stemmed, accent-insensitive, websearch syntax.
 
     Results are the ``SEARCH_CANDIDATES`` most recently updated matching tickets, ranked by
@@ -99,6 +156,7 @@ def ticket_search(*, user: User, query: str, queue_id: int | None = None) -> Que
     matches = tickets_visible_to(user).filter(search_vector=search_query, merged_into__isnull=True)
     if queue_id:
         matches = matches.filter(queue_id=queue_id)
+    matches = _filtered(matches, user=user, filters=filters)
     candidates = matches.order_by("-updated_at").values("pk")[:SEARCH_CANDIDATES]
     return (
         Ticket.objects.filter(pk__in=candidates)
