@@ -1,6 +1,6 @@
 """Forms of the agent screens: they parse and check input; services do the work."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +36,7 @@ class ListParams:
     sort: str = "updated"
     q: str = ""
     page: int = 1
+    filters: selectors.TicketFilters = field(default_factory=selectors.TicketFilters)
 
 
 class TicketListForm(forms.Form):
@@ -46,12 +47,32 @@ class TicketListForm(forms.Form):
     sort = forms.ChoiceField(choices=SORTS, required=False)
     q = forms.CharField(required=False, max_length=200)
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+    # Filters (kept in the URL, so a filtered list can be bookmarked).
+    status = forms.MultipleChoiceField(choices=Status.choices, required=False, widget=forms.CheckboxSelectMultiple)
+    priority = forms.MultipleChoiceField(choices=Ticket.Priority.choices, required=False,
+                                         widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    channel = forms.MultipleChoiceField(choices=Ticket.Channel.choices, required=False,
+                                        widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    assignee = forms.RegexField(regex=r"^(me|none|\d{1,18})$", required=False)
+    tag = forms.CharField(required=False, max_length=50)
+    created_from = forms.DateField(required=False)
+    created_to = forms.DateField(required=False)
 
     def params(self) -> ListParams:
         self.is_valid()
-        data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+        data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "", [])}
+        filters = selectors.TicketFilters(
+            statuses=tuple(data.get("status", ())),
+            priorities=tuple(data.get("priority", ())),
+            channels=tuple(data.get("channel", ())),
+            assignee=data.get("assignee", ""),
+            tag=data.get("tag", "").strip(),
+            created_from=data.get("created_from"),
+            created_to=data.get("created_to"),
+        )
         return ListParams(view=data.get("view", "open"), queue_id=data.get("queue"), sort=data.get("sort", "updated"),
-                          q=" ".join(data.get("q", "").split()), page=data.get("page", 1))  # fmt: skip
+                          q=" ".join(data.get("q", "").split()), page=data.get("page", 1),
+                          filters=filters)  # fmt: skip
 
 
 class MultipleFileInput(forms.FileInput):

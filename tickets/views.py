@@ -44,7 +44,8 @@ def _relative(when, now) -> str:
 @login_required
 @require_GET
 def ticket_list_view(request):
-    params = TicketListForm(request.GET).params()
+    form = TicketListForm(request.GET)
+    params = form.params()
     partial = _wants_partial(request)
     user = request.user
     queues = list(selectors.queues_with_open_counts(user=user))
@@ -52,9 +53,11 @@ def ticket_list_view(request):
     if params.queue_id and queue is None:
         raise Http404("No such queue.")
     if params.q:
-        tickets = selectors.ticket_search(user=user, query=params.q, queue_id=params.queue_id)
+        tickets = selectors.ticket_search(user=user, query=params.q, queue_id=params.queue_id, filters=params.filters)
     else:
-        tickets = selectors.ticket_list(user=user, view=params.view, queue_id=params.queue_id, sort=params.sort)
+        tickets = selectors.ticket_list(
+            user=user, view=params.view, queue_id=params.queue_id, filters=params.filters, sort=params.sort
+        )
     offset = (params.page - 1) * PAGE_SIZE
     rows = list(tickets[offset : offset + PAGE_SIZE + 1])  # one more than shown: is there a next page?
     now = timezone.now()
@@ -62,6 +65,7 @@ def ticket_list_view(request):
         row.updated_ago = _relative(row.updated_at, now)
     context = {
         "params": params,
+        "filter_form": form,
         "queue": queue,
         "view_label": dict(VIEWS)[params.view],
         "tickets": rows[:PAGE_SIZE],
