@@ -157,3 +157,39 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = selectors.assignable_agents(queue=ticket.queue,
                                                                        current_id=ticket.assignee_id)  # fmt: skip
+
+
+class BulkForm(forms.Form):
+    """One action on the tickets ticked in the list. ``action`` is "assign:me", "assign:none",
+    "assign:<user id>", "status:<status>", "priority:<priority>", "tag_add", "tag_remove" or "merge"."""
+
+    action = forms.CharField(max_length=40)
+    tag = forms.CharField(required=False, max_length=50)
+    next = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, assignees=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assignees = {str(user.pk): user for user in assignees}
+
+    def clean_action(self):
+        action = self.cleaned_data["action"]
+        kind, _sep, value = action.partition(":")
+        valid = (
+            (kind == "assign" and (value in ("me", "none") or value in self.assignees))
+            or (kind == "status" and value in AGENT_STATUSES)
+            or (kind == "priority" and value in Ticket.Priority.values)
+            or (kind in ("tag_add", "tag_remove", "merge") and not value)
+        )
+        if not valid:
+            raise forms.ValidationError(_("Choose what to do with the selected tickets."))
+        return action
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action", "").startswith("tag_") and not cleaned.get("tag", "").strip():
+            self.add_error("tag", _("Type the tag to add or remove."))
+        ids = self.data.getlist("ticket") if hasattr(self.data, "getlist") else []
+        cleaned["ticket_ids"] = sorted({int(i) for i in ids if str(i).isdigit()})[:500]
+        if not cleaned["ticket_ids"]:
+            raise forms.ValidationError(_("Select one or more tickets first."))
+        return cleaned

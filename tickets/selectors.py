@@ -278,3 +278,12 @@ def ticket_events(*, ticket: Ticket, limit: int = 50) -> list[TicketEvent]:
             event.old_display = _event_value(event.field, event.old_value, users, queues)
             event.new_display = _event_value(event.field, event.new_value, users, queues)
     return events
+
+
+def bulk_assignees(*, user: User) -> QuerySet[User]:
+    """Whom ``user`` may pick in the list's bulk "assign to": active members of their teams and the
+    active owners/admins (everyone active, for an admin). Each ticket still checks its own queue."""
+    allowed = Q(is_active=True)
+    if not user.is_admin:
+        allowed &= Q(teams__members=user) | Q(role__in=[User.Role.OWNER, User.Role.ADMIN])
+    return User.objects.filter(pk__in=User.objects.filter(allowed).values("pk")).order_by("full_name", "email")

@@ -5,6 +5,8 @@ the same transaction, and schedules Celery work only on commit.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -520,3 +522,63 @@ def ticket_send_acknowledgement(*, ticket_id: int) -> bool:
         ticket.acknowledged_at = timezone.now()
         ticket.save(update_fields=["acknowledged_at"])
     return True
+
+
+# --- bulk --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BulkResult:
+    changed: int = 0
+    errors: list[str] = dc_field(default_factory=list)
+
+
+UNCHANGED = object()  # "leave the assignee as it is", since None means "unassign"
+
+
+def tickets_bulk_update(
+    *,
+    tickets: Sequence[Ticket],
+    actor: User,
+    assignee: object = UNCHANGED,  # a User, None to unassign, or UNCHANGED
+    status: str | None = None,
+    priority: str | None = None,
+    add_tags: Iterable[str] = (),
+    remove_tags: Iterable[str] = (),
+) -> BulkResult:
+    """Apply one change to many tickets, each through its own service in its own transaction: a
+    ticket that cannot take the change (closed, assignee outside its team) is reported, the rest change."""
+    result = BulkResult()
+    add_tags, remove_tags = list(add_tags), list(remove_tags)
+    for ticket in tickets:
+        try:
+            with transaction.atomic():
+                if assignee is not UNCHANGED:
+                    ticket_assign(ticket=ticket, assignee=assignee, actor=actor)
+                if status:
+                    ticket_set_status(ticket=ticket, status=status, actor=actor)
+                if priority:
+                    ticket_set_priority(ticket=ticket, priority=priority, actor=actor)
+                if add_tags or remove_tags:
+                    ticket_tag(ticket=ticket, actor=actor, add=add_tags, remove=remove_tags)
+        except ValidationError as error:
+            result.errors.append(f"{ticket.reference}: {' '.join(error.messages)}")
+        else:
+            result.changed += 1
+    return result
+
+
+def tickets_bulk_merge(*, tickets: Sequence[Ticket], actor: User) -> tuple[Ticket, BulkResult]:
+    """Merge the selected tickets into the oldest of them (the lowest number)."""
+    if len(tickets) < 2:
+        raise ValidationError(_("Select at least two tickets to merge."))
+    target, *sources = sorted(tickets, key=lambda t: t.pk)
+    result = BulkResult()
+    for source in sources:
+        try:
+            ticket_merge(source=source, target=target, actor=actor)
+        except ValidationError as error:
+            result.errors.append(f"{source.reference}: {' '.join(error.messages)}")
+        else:
+            result.changed += 1
+    return target, result

@@ -6,6 +6,7 @@ app_name = "tickets"
 
 urlpatterns = [
     path("", views.ticket_list_view, name="list"),
+    path("bulk/", views.ticket_bulk_view, name="bulk"),
     path("<int:ticket_id>/", views.ticket_detail_view, name="detail"),
     path("<int:ticket_id>/messages/", views.ticket_message_view, name="message"),
     path("<int:ticket_id>/status/", views.ticket_status_view, name="status"),

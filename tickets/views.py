@@ -8,17 +8,30 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.errors import ValidationError
 
 from . import selectors, services
-from .forms import SORTS, VIEWS, AssignForm, ComposerForm, PriorityForm, StatusForm, TicketListForm
+from .forms import (
+    AGENT_STATUSES,
+    SORTS,
+    VIEWS,
+    AssignForm,
+    BulkForm,
+    ComposerForm,
+    PriorityForm,
+    StatusForm,
+    TicketListForm,
+)
 from .models import Ticket
 
 PAGE_SIZE = 50
@@ -82,10 +95,59 @@ def ticket_list_view(request):
             "views": [(key, label, counts.get(key)) for key, label in VIEWS],
             "queues": queues,
             "sorts": SORTS,
+            "bulk_assignees": selectors.bulk_assignees(user=user),
+            "bulk_statuses": [(s, Ticket.Status(s).label) for s in AGENT_STATUSES],
+            "priorities": Ticket.Priority.choices,
         }
         response = render(request, "tickets/list.html", context)
     patch_vary_headers(response, HTMX_VARY)
     return response
+
+
+@login_required
+@require_POST
+def ticket_bulk_view(request):
+    """Apply one action to the tickets ticked in the list, then go back to the same list."""
+    user = request.user
+    form = BulkForm(request.POST, assignees=selectors.bulk_assignees(user=user))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) or not back.startswith("/"):
+        back = reverse("tickets:list")
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _back_to(request, back)
+    data = form.cleaned_data
+    tickets = list(selectors.tickets_visible_to(user).filter(pk__in=data["ticket_ids"]).select_related("queue"))
+    if not tickets:
+        raise Http404("No such tickets.")
+    kind, _sep, value = data["action"].partition(":")
+    if kind == "merge":
+        try:
+            target, result = services.tickets_bulk_merge(tickets=tickets, actor=user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return _back_to(request, back)
+        if result.changed:
+            messages.success(request, ngettext("Merged %(count)d ticket into %(target)s.",
+                                               "Merged %(count)d tickets into %(target)s.", result.changed)
+                             % {"count": result.changed, "target": target.reference})  # fmt: skip
+    else:
+        change = {}
+        if kind == "assign":
+            change["assignee"] = user if value == "me" else None if value == "none" else form.assignees[value]
+        elif kind == "status":
+            change["status"] = value
+        elif kind == "priority":
+            change["priority"] = value
+        else:
+            change["add_tags" if kind == "tag_add" else "remove_tags"] = [data["tag"]]
+        result = services.tickets_bulk_update(tickets=tickets, actor=user, **change)
+        if result.changed:
+            messages.success(request, ngettext("Updated %(count)d ticket.", "Updated %(count)d tickets.",
+                                               result.changed) % {"count": result.changed})  # fmt: skip
+    for error in result.errors:
+        messages.error(request, error)
+    return _back_to(request, back)
 
 
 # --- ticket page -------------------------------------------------------------------------------
