@@ -9,6 +9,7 @@ import re
 from html.parser import HTMLParser
 
 import nh3
+from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
@@ -31,6 +32,15 @@ _BLOCK_TAGS = {
     "table", "ul", "ol", "dl", "dt", "dd",
 }  # fmt: skip
 _SKIP_TAGS = {"script", "style", "head", "title", "template"}
+
+
+# CommonMark with tables and strikethrough. Raw HTML inside Markdown is shown as text, not rendered.
+_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+
+
+def markdown_to_html(value: str) -> str:
+    """An agent's Markdown as safe HTML (rendered, then sanitized like any other HTML)."""
+    return sanitize_html(_markdown.render(value or ""))
 
 
 def sanitize_html(value: str) -> str:

@@ -368,3 +368,23 @@ def test_no_replies_or_notes_on_a_merged_ticket(make_ticket, agent):
         services.ticket_add_note(ticket=source, author=agent, body="note")
     with pytest.raises(InvalidTransition, match="merged into"):
         services.ticket_reply(ticket=source, author=agent, body="reply")
+
+
+def test_markdown_replies_are_rendered_and_sanitized(ticket, agent):
+    body = (
+        "**Good news**: your order shipped.\n\n- tracking: [link](https://track.example/1)\n- ETA: Friday\n\n"
+        "<script>alert(1)</script> [bad](javascript:alert(2))"
+    )
+    message = services.ticket_reply(ticket=ticket, author=agent, body=body, body_is_markdown=True)
+    html = message.body_html
+    assert "<strong>Good news</strong>" in html
+    assert "<li>ETA: Friday</li>" in html
+    assert '<a href="https://track.example/1" rel="noopener noreferrer nofollow">link</a>' in html
+    assert "<script>" not in html and "&lt;script&gt;" in html  # raw HTML is shown as text
+    assert 'href="javascript' not in html  # not made a link
+    assert message.body_text == body.strip()
+
+
+def test_markdown_notes(ticket, agent):
+    note = services.ticket_add_note(ticket=ticket, author=agent, body="Call back *after 3pm*", body_is_markdown=True)
+    assert "<em>after 3pm</em>" in note.body_html

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from helpdesk.errors import InvalidTransition, ValidationError
-from helpdesk.html import html_to_text, sanitize_html, text_to_html
+from helpdesk.html import html_to_text, markdown_to_html, sanitize_html, text_to_html
 from helpdesk.models import User
 
 from .attachments import attachment_validate_all, attachments_store
@@ -48,8 +48,11 @@ def _event(ticket, kind, *, actor=None, customer=None, field="", old="", new="",
     )
 
 
-def _body(body: str, *, is_html: bool) -> tuple[str, str]:
-    """(sanitized HTML, plain text) for a message body given as text or HTML."""
+def _body(body: str, *, is_html: bool, is_markdown: bool = False) -> tuple[str, str]:
+    """(sanitized HTML, plain text) for a message body given as text, Markdown or HTML."""
+    if is_markdown:
+        text = (body or "").strip()
+        return markdown_to_html(text), text
     if is_html:
         clean = sanitize_html(body)
         return clean, html_to_text(clean)
@@ -90,12 +93,13 @@ def _add_message(
     body: str,
     is_html: bool,
     channel: str,
+    is_markdown: bool = False,
     author_user: User | None = None,
     author_customer: Customer | None = None,
     attachments: Sequence = (),
     when=None,
 ) -> Message:
-    body_html, body_text = _body(body, is_html=is_html)
+    body_html, body_text = _body(body, is_html=is_html, is_markdown=is_markdown)
     if not body_text and not attachments:
         raise ValidationError(_("A message needs some text or an attachment."))
     now = when or timezone.now()
@@ -286,18 +290,21 @@ def ticket_reply(
     author: User,
     body: str,
     body_is_html: bool = False,
+    body_is_markdown: bool = False,
     status: str | None = None,
     attachments: Sequence = (),
 ) -> Message:
     """A public reply by an agent, optionally setting the status in the same step
-    ("reply and mark pending"). The first such reply is the ticket's first response."""
+    ("reply and mark pending"). The first such reply is the ticket's first response.
+    ``body_is_markdown``: the agent wrote Markdown (the composer's format)."""
     attachment_validate_all(attachments)
     ticket = _locked(ticket)
     _refuse_if_merged(ticket)
     if ticket.status == Status.CLOSED:
         raise InvalidTransition(_("This ticket is closed; replies are no longer possible."))
     message = _add_message(ticket, kind=Message.Kind.REPLY, body=body, is_html=body_is_html,
-                           channel=ticket.channel, author_user=author, attachments=attachments)  # fmt: skip
+                           is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
+                           attachments=attachments)  # fmt: skip
     now = message.created_at
     ticket.last_agent_reply_at = now
     fields = ["message_count", "updated_at", "last_agent_reply_at"]
@@ -313,13 +320,14 @@ def ticket_reply(
 
 @transaction.atomic
 def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bool = False,
-                    attachments: Sequence = ()) -> Message:  # fmt: skip
+                    body_is_markdown: bool = False, attachments: Sequence = ()) -> Message:  # fmt: skip
     """An internal note: agents only, never sent to the customer, not a response."""
     attachment_validate_all(attachments)
     ticket = _locked(ticket)
     _refuse_if_merged(ticket)
-    message = _add_message(ticket, kind=Message.Kind.NOTE, body=body, is_html=body_is_html, channel=ticket.channel,
-                           author_user=author, attachments=attachments)  # fmt: skip
+    message = _add_message(ticket, kind=Message.Kind.NOTE, body=body, is_html=body_is_html,
+                           is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
+                           attachments=attachments)  # fmt: skip
     ticket.save(update_fields=["message_count", "updated_at"])
     return message
 
