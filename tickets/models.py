@@ -276,3 +276,26 @@ class TicketEvent(models.Model):
 
     def __str__(self):
         return f"#{self.ticket_id} {self.kind} {self.field} {self.old_value}→{self.new_value}"
+
+
+class SavedView(models.Model):
+    """An agent's own ticket list: the list's filters and sort, pinned in their sidebar."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(_("name"), max_length=60)
+    # The list's GET parameters (filters, sort, search), as a query string without the page.
+    query = models.CharField(_("filters"), max_length=1000, blank=True)
+    pinned = models.BooleanField(_("pinned in the sidebar"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return f"{reverse('tickets:list')}?{self.query}" if self.query else reverse("tickets:list")
