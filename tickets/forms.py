@@ -3,7 +3,10 @@
 from dataclasses import dataclass, field
 
 from django import forms
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+
+from customers.selectors import access_customer
 
 from . import selectors
 from .models import Ticket
@@ -193,3 +196,66 @@ class BulkForm(forms.Form):
         if not cleaned["ticket_ids"]:
             raise forms.ValidationError(_("Select one or more tickets first."))
         return cleaned
+
+
+# --- new ticket (an agent opens it on the customer's behalf) ---------------------------------------
+
+# Only the channels an agent opens a ticket on: the customer did not write in themselves.
+NEW_TICKET_CHANNELS = [
+    (Ticket.Channel.PHONE, _("Phone call or walk-in (you note what the customer said)")),
+    (Ticket.Channel.AGENT, _("Email to the customer (you write first)")),
+]
+
+
+class NewTicketForm(forms.Form):
+    """An existing customer (``customer_id``) or a new one (``email`` and ``name``), and the ticket."""
+
+    customer_id = forms.CharField(required=False, max_length=20)
+    email = forms.EmailField(label=_("Email address"), required=False, max_length=254)
+    name = forms.CharField(label=_("Name"), required=False, max_length=200)
+    channel = forms.ChoiceField(label=_("How did this start?"), choices=NEW_TICKET_CHANNELS,
+                                initial=Ticket.Channel.PHONE, widget=forms.RadioSelect)  # fmt: skip
+    queue = forms.ModelChoiceField(label=_("Queue"), queryset=None, empty_label=None,
+                                   error_messages={"invalid_choice": _("Choose one of your team's queues.")})  # fmt: skip
+    priority = forms.ChoiceField(label=_("Priority"), choices=Ticket.Priority.choices, initial=Ticket.Priority.NORMAL)
+    subject = forms.CharField(label=_("Subject"), max_length=255)
+    body = forms.CharField(label=_("Message"), max_length=100_000, widget=forms.Textarea(attrs={"rows": 8}))
+    assign_to_me = forms.BooleanField(label=_("Assign to me"), required=False, initial=True)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["queue"].queryset = selectors.queues_visible_to(user).order_by("name")
+
+    def clean_customer_id(self):
+        value = self.cleaned_data["customer_id"].strip()
+        if not value:
+            return None
+        customer = access_customer(self.user, value)
+        if customer is None:
+            raise forms.ValidationError(_("That customer does not exist (any more). Search again."))
+        return customer
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = cleaned.get("customer_id") is not None or "customer_id" in self.errors
+        if not chosen and not cleaned.get("email") and "email" not in self.errors:
+            self.add_error("email", _("Choose a customer above, or enter the new customer's email address."))
+        return cleaned
+
+    @cached_property
+    def queue_options(self) -> list:
+        """The queues to offer, read once per render: ``[(id, name)]``."""
+        return [(queue.pk, queue.name) for queue in self.fields["queue"].queryset]
+
+    @property
+    def customer(self):
+        """The chosen existing customer (after ``is_valid``), or ``None`` for a new one."""
+        return self.cleaned_data.get("customer_id")
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200)
+
+    def query(self) -> str:
+        return " ".join(self.cleaned_data.get("q", "").split()) if self.is_valid() else ""

@@ -13,4 +13,6 @@ urlpatterns = [
     path("<int:ticket_id>/priority/", views.ticket_priority_view, name="priority"),
     path("<int:ticket_id>/assignee/", views.ticket_assign_view, name="assign"),
     path("attachments/<int:attachment_id>/", views.attachment_download_view, name="attachment"),
+    path("new/", views.ticket_new_view, name="new"),
+    path("new/customers/", views.ticket_new_customers_view, name="new_customers"),
 ]

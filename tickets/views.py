@@ -6,6 +6,7 @@ renders. htmx requests get the named partial of the page (``tickets/list.html#re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,9 +16,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from customers.selectors import access_customer, customer_search
+from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 
 from . import selectors, services
@@ -28,6 +31,8 @@ from .forms import (
     AssignForm,
     BulkForm,
     ComposerForm,
+    CustomerSearchForm,
+    NewTicketForm,
     PriorityForm,
     StatusForm,
     TicketListForm,
@@ -278,3 +283,65 @@ def attachment_download_view(request, attachment_id):
                             content_type=attachment.content_type)  # fmt: skip
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- new ticket --------------------------------------------------------------------------------
+
+CUSTOMER_RESULTS = 8
+
+
+def _customer_choices(user, *, query: str, chosen) -> list:
+    """The customers to offer: the one already chosen first (so a new search does not lose it), then
+    the matches for ``query``."""
+    found = customer_search(user=user, query=query, limit=CUSTOMER_RESULTS) if query else []
+    if chosen is None:
+        return found
+    return [chosen, *(c for c in found if c.pk != chosen.pk)]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_new_view(request):
+    """An agent opens a ticket on a customer's behalf: a phone call or walk-in, or an email the
+    agent writes first. Without JavaScript, the customer search is a GET of this page (``?q=``)."""
+    user = request.user
+    query = CustomerSearchForm(request.GET).query()
+    if request.method == "POST":
+        form = NewTicketForm(request.POST, user=user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():  # a ticket that cannot be created leaves no new customer behind
+                    customer = form.customer or customer_get_or_create(email=data["email"], name=data["name"])
+                    ticket = services.ticket_create(
+                        customer=customer, subject=data["subject"], body=data["body"], channel=data["channel"],
+                        queue=data["queue"], priority=data["priority"], created_by=user,
+                        assignee=user if data["assign_to_me"] else None,
+                    )  # fmt: skip
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Ticket %(reference)s created.") % {"reference": ticket.reference})
+                return redirect(ticket)
+        chosen = form.cleaned_data.get("customer_id")
+    else:
+        form = NewTicketForm(user=user)
+        chosen = None
+    context = {
+        "form": form,
+        "query": query,
+        "customers": _customer_choices(user, query=query, chosen=chosen),
+        "chosen_id": chosen.pk if chosen else None,
+    }
+    return render(request, "tickets/new.html", context)
+
+
+@login_required
+@require_GET
+def ticket_new_customers_view(request):
+    """The customer matches of the new-ticket page (its ``customer-results`` partial), as the agent types."""
+    query = CustomerSearchForm(request.GET).query()
+    chosen = access_customer(request.user, request.GET["customer_id"]) if request.GET.get("customer_id") else None
+    context = {"query": query, "customers": _customer_choices(request.user, query=query, chosen=chosen),
+               "chosen_id": chosen.pk if chosen else None}  # fmt: skip
+    return render(request, "tickets/new.html#customer-results", context)
