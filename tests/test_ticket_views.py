@@ -488,3 +488,11 @@ def test_acknowledgement_email_names_the_reference_in_the_subject(settings, make
     assert "Hello Zoë," in email.body and "Fish & chips <cold>" in email.body
     html = email.alternatives[0][0]
     assert f"<strong>{ticket.reference}</strong>" in html and "Fish &amp; chips &lt;cold&gt;" in html
+
+
+def test_composer_takes_markdown(client, agent, ticket):
+    client.force_login(agent)
+    client.post(reverse("tickets:message", args=[ticket.pk]), {"kind": "reply", "body": "**Shipped** today"})
+    reply = ticket.messages.filter(kind=Message.Kind.REPLY).get()
+    assert reply.body_html == "<p><strong>Shipped</strong> today</p>\n"
+    assert reply.body_text == "**Shipped** today"

@@ -210,10 +210,11 @@ def ticket_message_view(request, ticket_id):
         try:
             if form.is_note:
                 message = services.ticket_add_note(ticket=ticket, author=request.user, body=data["body"],
-                                                   attachments=data["attachments"])  # fmt: skip
+                                                   body_is_markdown=True, attachments=data["attachments"])  # fmt: skip
             else:
                 message = services.ticket_reply(ticket=ticket, author=request.user, body=data["body"],
-                                                status=data["status"] or None, attachments=data["attachments"])  # fmt: skip
+                                                body_is_markdown=True, status=data["status"] or None,
+                                                attachments=data["attachments"])  # fmt: skip
         except ValidationError as error:
             form.add_error(None, error)
         else:
