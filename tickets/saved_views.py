@@ -16,7 +16,8 @@ KEPT_PARAMETERS = (
 )  # fmt: skip
 
 
-def _clean_query(query: str) -> str:
+def clean_query(query: str) -> str:
+    """The list parameters of a query string, in a fixed order (so equal filters compare equal)."""
     params = QueryDict(query, mutable=True)
     kept = QueryDict(mutable=True)
     for key in KEPT_PARAMETERS:
@@ -34,7 +35,7 @@ def saved_view_create(*, user: User, name: str, query: str, pinned: bool = True)
         raise ValidationError(_("Give the view a name."))
     try:
         with transaction.atomic():
-            return SavedView.objects.create(user=user, name=name, query=_clean_query(query), pinned=pinned)
+            return SavedView.objects.create(user=user, name=name, query=clean_query(query), pinned=pinned)
     except IntegrityError:
         raise ValidationError(_("You already have a view called “%(name)s”."), params={"name": name}) from None
 

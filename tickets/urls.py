@@ -15,4 +15,6 @@ urlpatterns = [
     path("attachments/<int:attachment_id>/", views.attachment_download_view, name="attachment"),
     path("new/", views.ticket_new_view, name="new"),
     path("new/customers/", views.ticket_new_customers_view, name="new_customers"),
+    path("views/", views.saved_view_create_view, name="saved_view_create"),
+    path("views/<int:view_id>/delete/", views.saved_view_delete_view, name="saved_view_delete"),
 ]

@@ -23,7 +23,7 @@ from customers.selectors import access_customer, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 
-from . import selectors, services
+from . import saved_views, selectors, services
 from .forms import (
     AGENT_STATUSES,
     SORTS,
@@ -83,6 +83,7 @@ def ticket_list_view(request):
         row.updated_ago = _relative(row.updated_at, now)
     context = {
         "params": params,
+        "current_query": saved_views.clean_query(request.GET.urlencode()),
         "filter_form": form,
         "queue": queue,
         "view_label": dict(VIEWS)[params.view],
@@ -101,6 +102,7 @@ def ticket_list_view(request):
             "queues": queues,
             "sorts": SORTS,
             "bulk_assignees": selectors.bulk_assignees(user=user),
+            "saved_views": saved_views.saved_views_pinned(user=user),
             "bulk_statuses": [(s, Ticket.Status(s).label) for s in AGENT_STATUSES],
             "priorities": Ticket.Priority.choices,
         }
@@ -153,6 +155,29 @@ def ticket_bulk_view(request):
     for error in result.errors:
         messages.error(request, error)
     return _back_to(request, back)
+
+
+@login_required
+@require_POST
+def saved_view_create_view(request):
+    """Save the list's current filters as one of the agent's own views, then show it."""
+    try:
+        view = saved_views.saved_view_create(user=request.user, name=request.POST.get("name", ""),
+                                             query=request.POST.get("query", ""))  # fmt: skip
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        query = saved_views.clean_query(request.POST.get("query", ""))
+        return _back_to(request, f"{reverse('tickets:list')}?{query}" if query else reverse("tickets:list"))
+    messages.success(request, _("Saved “%(name)s” in your views.") % {"name": view.name})
+    return _back_to(request, view.get_absolute_url())
+
+
+@login_required
+@require_POST
+def saved_view_delete_view(request, view_id):
+    saved_views.saved_view_delete(user=request.user, view_id=view_id)
+    messages.success(request, _("View removed."))
+    return _back_to(request, reverse("tickets:list"))
 
 
 # --- ticket page -------------------------------------------------------------------------------

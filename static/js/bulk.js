@@ -1,5 +1,6 @@
-// Bulk actions on the ticket list: "select all", the selected count, and a return address that
-// follows the list's current URL (htmx changes it as filters change). The form works without this.
+// The ticket list: bulk actions ("select all", the selected count), and forms that carry the list's
+// current URL, which htmx changes as filters change (bulk's return address, a saved view's filters).
+// Everything works without this file.
 (function () {
   "use strict";
 
@@ -28,9 +29,11 @@
   });
 
   document.addEventListener("submit", function (event) {
-    if (!event.target.matches("[data-bulk-form]")) return;
-    var next = event.target.querySelector("[data-bulk-next]");
+    var form = event.target;
+    var next = form.querySelector("[data-bulk-next]");
     if (next) next.value = window.location.pathname + window.location.search;
+    var query = form.querySelector("[data-current-query]");
+    if (query) query.value = window.location.search.replace(/^\?/, "");
   });
 
   ["htmx:afterSwap", "htmx:after:swap"].forEach(function (name) {
