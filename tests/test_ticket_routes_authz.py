@@ -43,13 +43,16 @@ TICKET_ROUTES = [
     ("post", "tickets:status", "ticket", {"status": "pending"}, 302),
     ("post", "tickets:priority", "ticket", {"priority": "high"}, 302),
     ("post", "tickets:assign", "ticket", {"assignee": ""}, 302),
+    ("post", "tickets:queue", "ticket", {"queue": ""}, 302),
+    ("post", "tickets:tags", "ticket", {"tags": "vip"}, 302),
     ("get", "tickets:attachment", "attachment", None, 200),
 ]
 
 
 def _snapshot(ticket):
     ticket.refresh_from_db()
-    return (ticket.status, ticket.priority, ticket.assignee_id, ticket.messages.count(), ticket.events.count())
+    return (ticket.status, ticket.priority, ticket.assignee_id, ticket.queue_id, ticket.messages.count(),
+            ticket.events.count())  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -86,7 +89,9 @@ def test_ticket_list(as_role, ticket, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("name", ["tickets:status", "tickets:priority", "tickets:assign", "tickets:message"])
+@pytest.mark.parametrize(
+    "name", ["tickets:status", "tickets:priority", "tickets:assign", "tickets:message", "tickets:queue", "tickets:tags"]
+)
 def test_post_only_routes_refuse_get(as_role, ticket, role, name):
     response = as_role(role).get(reverse(name, args=[ticket.pk]))
     assert response.status_code == (302 if role == "anonymous" else 405)

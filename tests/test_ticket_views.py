@@ -322,7 +322,7 @@ def test_merged_ticket_redirects_to_its_target(agent_client, agent, make_ticket)
 
 # Session, user, team ids, the ticket, the audit rows, the names in them (one assignee event),
 # team ids again and the customer's recent tickets, the messages, their attachments, assignable agents.
-@pytest.mark.parametrize(("who", "expected"), [("agent", 9), ("admin_user", 9)])
+@pytest.mark.parametrize(("who", "expected"), [("agent", 11), ("admin_user", 11)])
 def test_ticket_page_query_count_is_fixed(client, request, agent, ticket, make_ticket, django_assert_num_queries,
                                           who, expected):  # fmt: skip
     make_ticket(subject="An earlier request")
@@ -496,3 +496,40 @@ def test_composer_takes_markdown(client, agent, ticket):
     reply = ticket.messages.filter(kind=Message.Kind.REPLY).get()
     assert reply.body_html == "<p><strong>Shipped</strong> today</p>\n"
     assert reply.body_text == "**Shipped** today"
+
+
+def test_move_to_another_of_my_queues(client, agent, ticket, team):
+    second = QueueFactory(name="Second", slug="second", team=team)
+    client.force_login(agent)
+    response = client.post(reverse("tickets:queue", args=[ticket.pk]), {"queue": second.pk})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.queue == second
+
+
+def test_cannot_move_to_a_queue_i_cannot_see(client, agent, ticket, other_queue):
+    client.force_login(agent)
+    client.post(reverse("tickets:queue", args=[ticket.pk]), {"queue": other_queue.pk})
+    ticket.refresh_from_db()
+    assert ticket.queue != other_queue
+
+
+def test_tags_field_sets_exactly_the_typed_tags(client, agent, ticket):
+    services.ticket_tag(ticket=ticket, actor=agent, add=["old", "keep"])
+    client.force_login(agent)
+    client.post(reverse("tickets:tags", args=[ticket.pk]), {"tags": "Keep, New ,, refund"})
+    assert sorted(ticket.tags.values_list("name", flat=True)) == ["keep", "new", "refund"]
+    html = client.get(detail_url(ticket)).content.decode()
+    assert 'value="keep, new, refund"' in html
+
+
+def test_overlong_tag_is_refused(client, agent, ticket):
+    client.force_login(agent)
+    client.post(reverse("tickets:tags", args=[ticket.pk]), {"tags": "x" * 51})
+    assert ticket.tags.count() == 0
+
+
+@pytest.mark.parametrize("name", ["tickets:queue", "tickets:tags"])
+def test_queue_and_tags_of_another_teams_ticket_are_404(client, other_agent, ticket, name):
+    client.force_login(other_agent)
+    assert client.post(reverse(name, args=[ticket.pk]), {"tags": "x", "queue": 1}).status_code == 404

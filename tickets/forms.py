@@ -259,3 +259,24 @@ class CustomerSearchForm(forms.Form):
 
     def query(self) -> str:
         return " ".join(self.cleaned_data.get("q", "").split()) if self.is_valid() else ""
+
+
+class QueueForm(forms.Form):
+    queue = forms.ModelChoiceField(label=_("Queue"), queryset=None, empty_label=None)
+
+    def __init__(self, *args, ticket: Ticket, user, **kwargs):
+        kwargs.setdefault("initial", {"queue": ticket.queue_id})
+        super().__init__(*args, **kwargs)
+        self.fields["queue"].queryset = selectors.queues_visible_to(user).order_by("name")
+
+
+class TagsForm(forms.Form):
+    """The ticket's tags as one comma-separated field: what is typed is what the ticket gets."""
+
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=500)
+
+    def clean_tags(self) -> list[str]:
+        names = {name.strip().lower() for name in self.cleaned_data["tags"].split(",") if name.strip()}
+        if any(len(name) > 50 for name in names):
+            raise forms.ValidationError(_("A tag may be at most 50 characters long."))
+        return sorted(names)

@@ -34,7 +34,9 @@ from .forms import (
     CustomerSearchForm,
     NewTicketForm,
     PriorityForm,
+    QueueForm,
     StatusForm,
+    TagsForm,
     TicketListForm,
 )
 from .models import Ticket
@@ -193,6 +195,8 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
         "status_form": StatusForm(ticket=ticket),
         "priority_form": PriorityForm(ticket=ticket),
         "assign_form": AssignForm(ticket=ticket),
+        "queue_form": QueueForm(ticket=ticket, user=user),
+        "tag_names": ", ".join(tag.name for tag in ticket.tags.all()),
         "recent_tickets": selectors.customer_recent_tickets(
             user=user, customer_id=ticket.customer_id, exclude_id=ticket.pk, limit=RECENT_TICKETS
         ),
@@ -298,6 +302,33 @@ def ticket_assign_view(request, ticket_id):
         request, ticket, form,
         lambda data: services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor=request.user),
         lambda data: (_("Assigned to %(name)s.") % {"name": data["assignee"]}) if data["assignee"] else _("Unassigned."),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def ticket_queue_view(request, ticket_id):
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    form = QueueForm(request.POST, ticket=ticket, user=request.user)
+    return _field_change(
+        request, ticket, form,
+        lambda data: services.ticket_set_queue(ticket=ticket, queue=data["queue"], actor=request.user),
+        lambda data: _("Moved to %(queue)s.") % {"queue": data["queue"]},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def ticket_tags_view(request, ticket_id):
+    """Set the tags to exactly those typed: the missing ones are added, the others removed."""
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    form = TagsForm(request.POST)
+    current = set(ticket.tags.values_list("name", flat=True))
+    return _field_change(
+        request, ticket, form,
+        lambda data: services.ticket_tag(ticket=ticket, actor=request.user, add=set(data["tags"]) - current,
+                                         remove=current - set(data["tags"])),
+        lambda data: _("Tags saved."),
     )  # fmt: skip
 
 
