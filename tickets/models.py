@@ -299,3 +299,30 @@ class SavedView(models.Model):
 
     def get_absolute_url(self):
         return f"{reverse('tickets:list')}?{self.query}" if self.query else reverse("tickets:list")
+
+
+class CannedResponse(models.Model):
+    """A saved reply an agent inserts from the composer; shared (no owner) or one agent's own.
+
+    The body is Markdown and may use the placeholders in ``tickets.canned.PLACEHOLDERS``.
+    """
+
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="canned_responses",
+        help_text=_("Empty: shared with every agent."),
+    )  # fmt: skip
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None

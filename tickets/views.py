@@ -23,7 +23,7 @@ from customers.selectors import access_customer, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 
-from . import saved_views, selectors, services
+from . import canned, saved_views, selectors, services
 from .forms import (
     AGENT_STATUSES,
     SORTS,
@@ -196,6 +196,7 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
         "priority_form": PriorityForm(ticket=ticket),
         "assign_form": AssignForm(ticket=ticket),
         "queue_form": QueueForm(ticket=ticket, user=user),
+        "canned_responses": canned.canned_visible_to(user)[:20],
         "tag_names": ", ".join(tag.name for tag in ticket.tags.all()),
         "recent_tickets": selectors.customer_recent_tickets(
             user=user, customer_id=ticket.customer_id, exclude_id=ticket.pk, limit=RECENT_TICKETS
@@ -216,9 +217,50 @@ def ticket_detail_view(request, ticket_id):
         messages.info(request, _("%(source)s was merged into %(target)s.")
                       % {"source": ticket.reference, "target": target.reference})  # fmt: skip
         return redirect(target)
-    return render(
-        request, "tickets/detail.html", _detail_context(request, ticket, composer=ComposerForm(ticket=ticket))
-    )
+    initial = {}
+    if request.GET.get("canned"):  # "insert a canned response": the composer starts with its text
+        response = canned.access_canned(request.user, request.GET["canned"])
+        initial["body"] = canned.canned_render(response=response, ticket=ticket, agent=request.user)
+    composer = ComposerForm(ticket=ticket, initial=initial)
+    return render(request, "tickets/detail.html", _detail_context(request, ticket, composer=composer))
+
+
+@login_required
+@require_GET
+def ticket_canned_view(request, ticket_id):
+    """The canned responses matching what the agent types (the ticket page's ``canned-list`` partial)."""
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    responses = canned.canned_visible_to(request.user, query=request.GET.get("canned_q", "")[:100])[:20]
+    return render(request, "tickets/detail.html#canned-list", {"ticket": ticket, "canned_responses": responses})
+
+
+@login_required
+def canned_list_view(request):
+    """The agent's canned responses and the shared ones; a form to add one."""
+    if request.method == "POST":
+        try:
+            response = canned.canned_create(user=request.user, title=request.POST.get("title", ""),
+                                            body=request.POST.get("body", ""),
+                                            shared=request.POST.get("shared") == "on")  # fmt: skip
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            context = {"responses": canned.canned_visible_to(request.user), "typed": request.POST}
+            return render(request, "tickets/canned.html", context, status=400)
+        messages.success(request, _("Saved “%(title)s”.") % {"title": response.title})
+        return redirect("tickets:canned")
+    return render(request, "tickets/canned.html", {"responses": canned.canned_visible_to(request.user)})
+
+
+@login_required
+@require_POST
+def canned_delete_view(request, response_id):
+    try:
+        canned.canned_delete(user=request.user, response_id=response_id)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Canned response deleted."))
+    return redirect("tickets:canned")
 
 
 def _back_to(request, url: str):
