@@ -111,6 +111,8 @@ class ComposerForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 6}))  # fmt: skip
     attachments = MultipleFileField(label=_("Attachments"), required=False)
     status = forms.ChoiceField(label=_("Then set status"), required=False)
+    # The newest message on the page when the agent started writing (collision safety).
+    seen_up_to = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, ticket: Ticket, **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,12 +18,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from redis import RedisError
 
 from customers.selectors import access_customer, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 
-from . import canned, saved_views, selectors, services
+from . import canned, presence, saved_views, selectors, services
 from .forms import (
     AGENT_STATUSES,
     SORTS,
@@ -39,7 +40,7 @@ from .forms import (
     TagsForm,
     TicketListForm,
 )
-from .models import Ticket
+from .models import Message, Ticket
 
 PAGE_SIZE = 50
 RECENT_TICKETS = 5
@@ -185,12 +186,24 @@ def saved_view_delete_view(request, view_id):
 # --- ticket page -------------------------------------------------------------------------------
 
 
+def _presence(ticket: Ticket, user, *, replying: bool = False) -> list:
+    """Record ``user`` on the ticket and return who else is on it; Redis being down hides the list."""
+    try:
+        presence.presence_touch(ticket_id=ticket.pk, user=user, replying=replying)
+        return presence.presence_others(ticket_id=ticket.pk, user=user)
+    except RedisError:
+        return []
+
+
 def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
     user = request.user
+    conversation = list(selectors.ticket_messages(ticket=ticket))
     events = selectors.ticket_events(ticket=ticket, limit=51)
     return {
         "ticket": ticket,
-        "conversation": selectors.ticket_messages(ticket=ticket),
+        "conversation": conversation,
+        "last_message_id": max((m.pk for m in conversation), default=0),
+        "others": _presence(ticket, user),
         "composer": composer,
         "status_form": StatusForm(ticket=ticket),
         "priority_form": PriorityForm(ticket=ticket),
@@ -223,6 +236,22 @@ def ticket_detail_view(request, ticket_id):
         initial["body"] = canned.canned_render(response=response, ticket=ticket, agent=request.user)
     composer = ComposerForm(ticket=ticket, initial=initial)
     return render(request, "tickets/detail.html", _detail_context(request, ticket, composer=composer))
+
+
+def _arrived_meanwhile(ticket: Ticket, user, seen_up_to: int | None) -> bool:
+    if seen_up_to is None:
+        return False
+    public = [Message.Kind.CUSTOMER, Message.Kind.REPLY]
+    return ticket.messages.filter(pk__gt=seen_up_to, kind__in=public).exclude(author_user=user).exists()
+
+
+@login_required
+@require_POST
+def ticket_presence_view(request, ticket_id):
+    """The ticket page reports every few seconds (and while the agent types) and gets who else is on it."""
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    others = _presence(ticket, request.user, replying=request.POST.get("state") == "replying")
+    return render(request, "tickets/detail.html#presence", {"ticket": ticket, "others": others})
 
 
 @login_required
@@ -276,7 +305,11 @@ def ticket_message_view(request, ticket_id):
     """The composer: a public reply (optionally setting the status) or an internal note."""
     ticket = selectors.access_ticket(request.user, ticket_id)
     form = ComposerForm(request.POST, request.FILES, ticket=ticket)
-    if form.is_valid():
+    if form.is_valid() and _arrived_meanwhile(ticket, request.user, form.cleaned_data["seen_up_to"]):
+        # Collision safety: show what the customer or a colleague wrote since the page was loaded
+        # instead of sending blind. The page now counts those as seen, so sending again goes through.
+        form.add_error(None, _("New messages arrived while you were writing. Read them above, then send again."))
+    elif form.is_valid():
         data = form.cleaned_data
         try:
             if form.is_note:
