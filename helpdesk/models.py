@@ -62,6 +62,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("language"), max_length=10, blank=True, choices=settings.LANGUAGES, help_text=_("Empty: the browser's.")
     )
     is_active = models.BooleanField(_("active"), default=True)
+    notify_on_assign = models.BooleanField(_("email me when a ticket is assigned to me"), default=True)
+    notify_on_mention = models.BooleanField(_("email me when someone @mentions me in a note"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
 
     objects = UserManager()

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from .health import healthz
+from .views import account_view
 
 # The reset email is rendered without the request's context processors, so it gets the name here.
 EMAIL_CONTEXT = {"helpdesk_name": settings.HELPDESK_NAME}
@@ -26,6 +27,7 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
+    path("account/", account_view, name="account"),
     path("tickets/", include("tickets.urls")),
     path("admin/", admin.site.urls),
 ]  # fmt: skip

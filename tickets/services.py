@@ -329,6 +329,12 @@ def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bo
                            is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
                            attachments=attachments)  # fmt: skip
     ticket.save(update_fields=["message_count", "updated_at"])
+    if "@" in message.body_text:
+        from .notifications import mentioned_agents
+        from .tasks import notify_mentioned_task
+
+        for agent in mentioned_agents(ticket=ticket, text=message.body_text, author=author):
+            notify_mentioned_task.delay_on_commit(message.pk, agent.pk)
     return message
 
 
@@ -391,6 +397,10 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
         ticket.assignee = assignee
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["assignee", "updated_at"])
+        if assignee is not None and assignee != actor:
+            from .tasks import notify_assigned_task
+
+            notify_assigned_task.delay_on_commit(ticket.pk, assignee.pk)
     return ticket
 
 

@@ -1,0 +1,18 @@
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+
+class AccountForm(forms.ModelForm):
+    """What an agent sets for themselves: where they are, their language, which emails they get."""
+
+    class Meta:
+        model = User
+        fields = ["full_name", "time_zone", "language", "notify_on_assign", "notify_on_mention"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("The browser's language")), *settings.LANGUAGES]
+        self.fields["language"].help_text = ""
