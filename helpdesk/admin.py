@@ -14,7 +14,7 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (_("Profile"), {"fields": ["full_name", "time_zone", "language"]}),
-        (_("Notifications"), {"fields": ["notify_on_assign", "notify_on_mention"]}),
+        (_("Notifications"), {"fields": ["notify_on_assign", "notify_on_mention", "notify_on_customer_reply"]}),
         (_("Access"), {"fields": ["role", "is_active", "is_superuser"]}),
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]

@@ -10,7 +10,14 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["full_name", "time_zone", "language", "notify_on_assign", "notify_on_mention"]
+        fields = [
+            "full_name",
+            "time_zone",
+            "language",
+            "notify_on_assign",
+            "notify_on_mention",
+            "notify_on_customer_reply",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

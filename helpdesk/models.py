@@ -64,6 +64,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     notify_on_assign = models.BooleanField(_("email me when a ticket is assigned to me"), default=True)
     notify_on_mention = models.BooleanField(_("email me when someone @mentions me in a note"), default=True)
+    notify_on_customer_reply = models.BooleanField(_("email me when the customer writes on my ticket"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
 
     objects = UserManager()

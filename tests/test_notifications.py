@@ -64,3 +64,25 @@ def test_mention_email(transactional_db, smtp_server, make_ticket, agent, team):
     sam.notify_on_mention = False
     sam.save()
     assert notifications.notify_mentioned(message_id=note.pk, user_id=sam.pk) is False
+
+
+def test_customer_reply_on_an_assigned_ticket_schedules_the_email(ticket, agent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.ticket_add_customer_message(ticket=ticket, body="Any news?", channel="email")
+    assert callbacks == []  # nobody holds the ticket yet
+    services.ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.ticket_add_customer_message(ticket=ticket, body="Any news now?", channel="email")
+    assert len(callbacks) == 1
+
+
+def test_customer_reply_email(transactional_db, smtp_server, make_ticket, agent):
+    ticket = make_ticket(assignee=agent)
+    _, message = services.ticket_add_customer_message(ticket=ticket, body="It arrived broken.", channel="email")
+    assert notifications.notify_customer_replied(message_id=message.pk) is True
+    email = smtp_server.messages[-1]
+    assert email["To"] == agent.email
+    assert "It arrived broken." in email.get_body(preferencelist=("plain",)).get_content()
+    agent.notify_on_customer_reply = False
+    agent.save()
+    assert notifications.notify_customer_replied(message_id=message.pk) is False

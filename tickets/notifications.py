@@ -49,3 +49,17 @@ def notify_mentioned(*, message_id: int, user_id: int) -> bool:
                context={"ticket": message.ticket, "message": message, "agent": user, "author": message.author_user},
                headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
     return True
+
+
+def notify_customer_replied(*, message_id: int) -> bool:
+    """Email the assignee that the customer wrote on their ticket, if they want such emails."""
+    message = Message.objects.select_related("ticket__assignee", "ticket__customer").filter(pk=message_id).first()
+    if message is None or message.kind != Message.Kind.CUSTOMER:
+        return False
+    agent = message.ticket.assignee
+    if agent is None or not agent.is_active or not agent.notify_on_customer_reply:
+        return False
+    send_email(name="agent_customer_replied", to=[agent.email],
+               context={"ticket": message.ticket, "message": message, "agent": agent},
+               headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
+    return True

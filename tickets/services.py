@@ -280,6 +280,10 @@ def ticket_add_customer_message(
     if ticket.status in (Status.SOLVED, Status.PENDING):
         fields += _apply_status(ticket, Status.OPEN, customer=customer, when=message.created_at)
     ticket.save(update_fields=fields)
+    if ticket.assignee_id is not None:
+        from .tasks import notify_customer_replied_task
+
+        notify_customer_replied_task.delay_on_commit(message.pk)
     return ticket, message
 
 
