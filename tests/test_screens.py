@@ -210,3 +210,18 @@ def test_empty_view_has_a_designed_empty_state(browser, live_server, agent, tick
 
     page.goto("/tickets/?q=xylophone")
     assert "No tickets match “xylophone”" in page.locator("[data-empty-state]").inner_text()
+
+
+def test_bell_shows_unread_count_and_leads_to_the_ticket(browser, live_server, agent, tickets):
+    page = open_page(browser, live_server)
+    sign_in(page, agent)  # the fixture had an admin assign the first ticket to this agent
+    expect(page.locator(".bell__count")).to_have_text("1")  # loaded by htmx after the page
+
+    page.locator(".bell").click()
+    page.wait_for_url("**/tickets/notifications/")
+    screenshot(page, "notifications.png")
+    page.get_by_role("link", name=f"assigned you {tickets[0].reference}").click()
+
+    page.wait_for_url(f"**/tickets/{tickets[0].pk}/")
+    assert page.locator(".bell__count").count() == 0
+    expect(page.locator(".bell")).to_contain_text("No unread notifications")

@@ -326,3 +326,42 @@ class CannedResponse(models.Model):
     @property
     def is_shared(self) -> bool:
         return self.owner_id is None
+
+
+class Notification(models.Model):
+    """An entry in an agent's in-app notifications list (the bell), written with the change it reports.
+
+    Emails about the same events are separate and optional (``User.notify_on_*``); this list is kept always.
+    """
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", _("Assigned to you")
+        MENTIONED = "mentioned", _("Mentioned you")
+        CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notifications")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_recipient"),
+            # The unread badge counts from this small index alone.
+            models.Index(fields=["recipient", "ticket"], name="notification_unread", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: #{self.ticket_id}"
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None

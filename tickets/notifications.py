@@ -1,16 +1,20 @@
-"""Telling agents about their tickets: assigned to them, or @mentioned in an internal note.
+"""Telling agents about their tickets: assigned to them, @mentioned in an internal note, or the customer
+wrote back.
 
-Emails go out from Celery tasks after the change commits; each agent chooses which they get.
+Each such event becomes an entry in the agent's in-app list (the bell in the header), written in the
+same transaction as the change, and, if the agent wants it, an email sent by a Celery task after commit.
 """
 
 import re
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
 
 from helpdesk.emails import send_email
 from helpdesk.models import User
 
-from .models import Message, Ticket
+from .models import Message, Notification, Ticket
 
 # "@sam" or "@sam.lee" mentions the agent whose email address starts with "sam@" or "sam.lee@".
 MENTION = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._+-]{0,63})", re.IGNORECASE)
@@ -27,6 +31,55 @@ def mentioned_agents(*, ticket: Ticket, text: str, author: User) -> list[User]:
     may_see = Q(teams=ticket.queue.team_id) | Q(role__in=[User.Role.OWNER, User.Role.ADMIN])
     candidates = User.objects.filter(by_handle, may_see, is_active=True).exclude(pk=author.pk).distinct()
     return [user for user in candidates if user.email.split("@")[0].lower() in handles]
+
+
+# --- in-app list ---------------------------------------------------------------------------------
+
+
+def notification_add(*, recipient_id: int, kind: str, ticket: Ticket, message: Message | None = None,
+                     actor: User | None = None) -> Notification:  # fmt: skip
+    """Record one event for the recipient's list; call inside the service's transaction."""
+    return Notification.objects.create(
+        recipient_id=recipient_id, kind=kind, ticket=ticket, message=message, actor=actor
+    )
+
+
+def notifications_for(user: User) -> QuerySet[Notification]:
+    """The user's notifications, newest first, about tickets they may still see."""
+    from .selectors import tickets_visible_to
+
+    visible = Q(recipient=user)
+    if not user.is_admin:
+        visible &= Q(ticket__in=tickets_visible_to(user).values("id"))
+    return Notification.objects.filter(visible)
+
+
+def notification_unread_count(user: User) -> int:
+    return notifications_for(user).filter(read_at__isnull=True).count()
+
+
+def access_notification(user: User, notification_id) -> Notification:
+    try:
+        notification_id = int(notification_id)
+    except (TypeError, ValueError):
+        raise Http404("No such notification.") from None
+    notification = notifications_for(user).filter(pk=notification_id).first()
+    if notification is None:
+        raise Http404("No such notification.")
+    return notification
+
+
+def notifications_mark_read(*, user: User, ticket_id: int | None = None, notification_id: int | None = None) -> int:
+    """Mark the user's unread notifications read: all of them, one ticket's, or one. Returns how many."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ticket_id is not None:
+        unread = unread.filter(ticket_id=ticket_id)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    return unread.update(read_at=timezone.now())
+
+
+# --- emails ----------------------------------------------------------------------------------------
 
 
 def notify_assigned(*, ticket_id: int, assignee_id: int) -> bool:

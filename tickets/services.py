@@ -19,7 +19,7 @@ from helpdesk.html import html_to_text, markdown_to_html, sanitize_html, text_to
 from helpdesk.models import User
 
 from .attachments import attachment_validate_all, attachments_store
-from .models import Message, Queue, Tag, Ticket, TicketEvent, TicketLink
+from .models import Message, Notification, Queue, Tag, Ticket, TicketEvent, TicketLink
 
 Status = Ticket.Status
 # Channels where the customer wrote to us, so an acknowledgement is due.
@@ -217,6 +217,8 @@ def ticket_create(
         ticket.last_agent_reply_at = now
     if assignee is not None:
         _event(ticket, TicketEvent.Kind.FIELD, actor=created_by, field="assignee", new=assignee.pk, when=now)
+        if assignee != created_by:
+            _notify_assigned(ticket, assignee, actor=created_by)
     if tags:
         _set_tags(ticket, add=tags, actor=created_by)
     if follow_up_of is not None:
@@ -281,8 +283,11 @@ def ticket_add_customer_message(
         fields += _apply_status(ticket, Status.OPEN, customer=customer, when=message.created_at)
     ticket.save(update_fields=fields)
     if ticket.assignee_id is not None:
+        from .notifications import notification_add
         from .tasks import notify_customer_replied_task
 
+        notification_add(recipient_id=ticket.assignee_id, kind=Notification.Kind.CUSTOMER_REPLIED, ticket=ticket,
+                         message=message)  # fmt: skip
         notify_customer_replied_task.delay_on_commit(message.pk)
     return ticket, message
 
@@ -334,10 +339,12 @@ def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bo
                            attachments=attachments)  # fmt: skip
     ticket.save(update_fields=["message_count", "updated_at"])
     if "@" in message.body_text:
-        from .notifications import mentioned_agents
+        from .notifications import mentioned_agents, notification_add
         from .tasks import notify_mentioned_task
 
         for agent in mentioned_agents(ticket=ticket, text=message.body_text, author=author):
+            notification_add(recipient_id=agent.pk, kind=Notification.Kind.MENTIONED, ticket=ticket, message=message,
+                             actor=author)  # fmt: skip
             notify_mentioned_task.delay_on_commit(message.pk, agent.pk)
     return message
 
@@ -379,6 +386,14 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None) ->
     return ticket
 
 
+def _notify_assigned(ticket: Ticket, assignee: User, *, actor: User | None) -> None:
+    from .notifications import notification_add
+    from .tasks import notify_assigned_task
+
+    notification_add(recipient_id=assignee.pk, kind=Notification.Kind.ASSIGNED, ticket=ticket, actor=actor)
+    notify_assigned_task.delay_on_commit(ticket.pk, assignee.pk)
+
+
 def _check_assignable(assignee: User, queue: Queue) -> None:
     if not assignee.is_active:
         raise ValidationError(_("%(name)s is not an active user."), params={"name": assignee})
@@ -402,9 +417,7 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["assignee", "updated_at"])
         if assignee is not None and assignee != actor:
-            from .tasks import notify_assigned_task
-
-            notify_assigned_task.delay_on_commit(ticket.pk, assignee.pk)
+            _notify_assigned(ticket, assignee, actor=actor)
     return ticket
 
 

@@ -21,6 +21,10 @@ urlpatterns = [
     path("attachments/<int:attachment_id>/", views.attachment_download_view, name="attachment"),
     path("new/", views.ticket_new_view, name="new"),
     path("new/customers/", views.ticket_new_customers_view, name="new_customers"),
+    path("notifications/", views.notification_list_view, name="notifications"),
+    path("notifications/badge/", views.notification_badge_view, name="notifications_badge"),
+    path("notifications/read/", views.notification_read_all_view, name="notifications_read"),
+    path("notifications/<int:notification_id>/", views.notification_open_view, name="notification"),
     path("views/", views.saved_view_create_view, name="saved_view_create"),
     path("views/<int:view_id>/delete/", views.saved_view_delete_view, name="saved_view_delete"),
 ]

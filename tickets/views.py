@@ -6,6 +6,7 @@ renders. htmx requests get the named partial of the page (``tickets/list.html#re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -24,7 +25,7 @@ from customers.selectors import access_customer, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 
-from . import canned, presence, saved_views, selectors, services
+from . import canned, notifications, presence, saved_views, selectors, services
 from .forms import (
     AGENT_STATUSES,
     SORTS,
@@ -235,6 +236,7 @@ def ticket_detail_view(request, ticket_id):
         response = canned.access_canned(request.user, request.GET["canned"])
         initial["body"] = canned.canned_render(response=response, ticket=ticket, agent=request.user)
     composer = ComposerForm(ticket=ticket, initial=initial)
+    notifications.notifications_mark_read(user=request.user, ticket_id=ticket.pk)  # seen now
     return render(request, "tickets/detail.html", _detail_context(request, ticket, composer=composer))
 
 
@@ -477,3 +479,48 @@ def ticket_new_customers_view(request):
     context = {"query": query, "customers": _customer_choices(request.user, query=query, chosen=chosen),
                "chosen_id": chosen.pk if chosen else None}  # fmt: skip
     return render(request, "tickets/new.html#customer-results", context)
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+NOTIFICATIONS_PER_PAGE = 30
+
+
+@login_required
+@require_GET
+def notification_list_view(request):
+    page = Paginator(
+        notifications.notifications_for(request.user).select_related("ticket", "actor"), NOTIFICATIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for notification in page:
+        notification.ago = _relative(notification.created_at, now)
+    unread = notifications.notification_unread_count(request.user)
+    return render(request, "tickets/notifications.html", {"page": page, "unread": unread})
+
+
+@login_required
+@require_GET
+def notification_badge_view(request):
+    """The unread count in the header, polled by htmx."""
+    unread = notifications.notification_unread_count(request.user)
+    return render(request, "tickets/notifications.html#badge", {"unread": unread})
+
+
+@login_required
+@require_GET
+def notification_open_view(request, notification_id):
+    """Follow a notification: it is read now, and the ticket opens at the message it is about."""
+    notification = notifications.access_notification(request.user, notification_id)
+    notifications.notifications_mark_read(user=request.user, notification_id=notification.pk)
+    url = notification.ticket.get_absolute_url()
+    return redirect(f"{url}#message-{notification.message_id}" if notification.message_id else url)
+
+
+@login_required
+@require_POST
+def notification_read_all_view(request):
+    count = notifications.notifications_mark_read(user=request.user)
+    messages.success(request, ngettext("%(count)d notification marked as read.",
+                                       "%(count)d notifications marked as read.", count) % {"count": count})  # fmt: skip
+    return redirect("tickets:notifications")
