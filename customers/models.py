@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -5,14 +6,40 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.models import TimeStampedModel
 
 
+class Organization(TimeStampedModel):
+    """A company some customers belong to. A new customer whose email domain is listed joins it."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    domains = ArrayField(
+        models.CharField(max_length=253), blank=True, default=list, verbose_name=_("email domains"),
+        help_text=_("Lower case, without “@”, separated by commas: example.com, example.co.uk"),
+    )  # fmt: skip
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.domains = sorted({domain.strip().lower().lstrip("@") for domain in self.domains if domain.strip()})
+
+
 class Customer(TimeStampedModel):
     """Someone who asks for help. Not a staff user; identified by email address.
 
-    Issue 6 grows this into the full CRM record (several emails, organization, notes).
+    Issue 6 grows this into the full CRM record (several emails, notes, custom fields).
     """
 
     email = models.EmailField(_("email address"))
     name = models.CharField(_("name"), max_length=200, blank=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers",
+        verbose_name=_("organization"),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("customer")

@@ -3,7 +3,13 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .models import Customer
+from .models import Customer, Organization
+
+
+def organization_for_email(email: str) -> Organization | None:
+    """The organization that lists this address's domain, if any."""
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    return Organization.objects.filter(domains__contains=[domain]).order_by("pk").first() if domain else None
 
 
 @transaction.atomic
@@ -23,11 +29,12 @@ def customer_get_or_create(*, email: str, name: str = "") -> Customer:
             customer.name = name.strip()
             customer.save(update_fields=["name", "updated_at"])
         return customer
+    organization = organization_for_email(email)
     sql = (
-        "INSERT INTO customers_customer (email, name, created_at, updated_at) "
-        "VALUES (%s, %s, now(), now()) ON CONFLICT (lower(email)) DO NOTHING RETURNING id"
+        "INSERT INTO customers_customer (email, name, organization_id, created_at, updated_at) "
+        "VALUES (%s, %s, %s, now(), now()) ON CONFLICT (lower(email)) DO NOTHING RETURNING id"
     )
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(sql, [email, name.strip()])
+        cursor.execute(sql, [email, name.strip(), organization.pk if organization else None])
         cursor.fetchone()
     return Customer.objects.get(email__iexact=email)

@@ -35,7 +35,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, Organization
 from helpdesk.html import text_to_html
 from helpdesk.models import Team, User
 
@@ -800,6 +800,7 @@ def seed_dataset(
 DEMO_OWNER = "owner@demo.example"
 DEMO_AGENTS = tuple(f"agent{n}@demo.example" for n in range(1, 6))
 DEMO_CUSTOMERS = 50
+DEMO_ORGANIZATIONS = (("Harbour Lane Offices", "harbourlane.example"), ("Greenleaf Yoga Studio", "greenleaf.example"))
 DEMO_TICKETS = 300
 DEMO_DAYS = 60
 DEMO_SEED = 2024
@@ -847,6 +848,10 @@ def demo_data_load(*, password: str) -> DemoLogins | None:
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
         customers = _copy_customers(cursor, people, created_at=int(time.time()) - 2 * DEMO_DAYS * DAY)
+    # Regular business customers: an office that orders catering, a yoga studio next door.
+    for (name, domain), members in zip(DEMO_ORGANIZATIONS, (customers[:6], customers[6:10]), strict=True):
+        organization = Organization.objects.create(name=name, domains=[domain])
+        Customer.objects.filter(pk__in=[ref.id for ref in members]).update(organization=organization)
     seed_tickets(
         staff=_staff_of(queues, kinds), customers=customers, tickets=DEMO_TICKETS, messages_per_ticket=5,
         days=DEMO_DAYS, seed=DEMO_SEED, stale_share=DEMO_STALE_SHARE, defer_indexes=False,

@@ -43,7 +43,12 @@ def access_ticket(user: User, ticket_id) -> Ticket:
         ticket_id = int(ticket_id)
     except (TypeError, ValueError):
         raise Http404("No such ticket.") from None
-    ticket = tickets_visible_to(user).select_related("queue", "customer", "assignee").filter(pk=ticket_id).first()
+    ticket = (
+        tickets_visible_to(user)
+        .select_related("queue", "customer__organization", "assignee")
+        .filter(pk=ticket_id)
+        .first()
+    )
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket
