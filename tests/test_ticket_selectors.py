@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.http import Http404
 
 from tickets import selectors, services
@@ -261,3 +262,54 @@ def test_active_filter_count():
     both_dates = selectors.TicketFilters(created_from=date(2026, 1, 1), created_to=date(2026, 2, 1))
     assert both_dates.active == 1
     assert selectors.TicketFilters(statuses=("new",), tag="vip", assignee="me").active == 3
+
+
+# --- how search finds its candidates (see SEARCH_WALK_ABOVE and SEARCH_WALK_MS) --------------------
+
+
+@pytest.fixture
+def refunds(make_ticket, other_queue, agent):
+    """Five matches the agent sees (one assigned to them in another team's queue) and one they do not."""
+    mine = [make_ticket(subject=f"Refund {n}") for n in range(4)]
+    elsewhere = make_ticket(subject="Refund elsewhere", queue=other_queue)
+    Ticket.objects.filter(pk=elsewhere.pk).update(assignee=agent)
+    make_ticket(subject="Refund hidden", queue=other_queue)
+    return [elsewhere, *reversed(mine)]  # newest first
+
+
+def test_few_matches_come_from_the_index_alone(refunds, agent, django_assert_num_queries):
+    # queue ids and tickets assigned elsewhere, the planner's estimate, savepoint, settings, matches,
+    # rollback of the savepoint, results
+    with django_assert_num_queries(7):
+        found = list(selectors.ticket_search(user=agent, query="refund"))
+    assert sorted(t.pk for t in found) == sorted(t.pk for t in refunds)
+
+
+def test_many_matches_are_found_by_walking_newest_first(refunds, agent, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_WALK_ABOVE", 0)
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
+    found = selectors.ticket_search(user=agent, query="refund")
+    assert {t.pk for t in found} == {t.pk for t in refunds[:3]}
+
+
+def test_a_walk_that_takes_too_long_falls_back_to_the_index(refunds, agent, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_WALK_ABOVE", 0)
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
+    monkeypatch.setattr(selectors, "SEARCH_WALK_MS", 50)
+    walk = selectors._newest_ids
+    calls = []
+
+    def slow_walk(newest_first):
+        calls.append(1)
+        if len(calls) == 1:  # the walk: Postgres cancels it at SEARCH_WALK_MS
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(2)")
+        return walk(newest_first)
+
+    monkeypatch.setattr(selectors, "_newest_ids", slow_walk)
+    found = selectors.ticket_search(user=agent, query="refund")
+    assert {t.pk for t in found} == {t.pk for t in refunds[:3]}
+    assert len(calls) == 2
+    with connection.cursor() as cursor:  # the settings went with the search's savepoint
+        cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_seqscan')")
+        assert cursor.fetchone() == ("0", "on")

@@ -131,9 +131,13 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         indexes = [
-            GinIndex(fields=["search_vector"], name="ticket_search_gin"),
+            # Search: the words, and the queue so an agent's search meets their queues inside the index
+            # (btree_gin). A multi-column GIN index also serves the words alone, for admins.
+            GinIndex(fields=["queue", "search_vector"], name="ticket_queue_search"),
             models.Index(fields=["queue", "status", "-updated_at"], name="ticket_queue_status_upd"),
             models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee_status_upd"),
+            # An agent's tickets outside their teams' queues, read from the index alone (search).
+            models.Index(fields=["assignee", "queue"], include=["id"], name="ticket_assignee_queue"),
             models.Index(fields=["status", "-updated_at"], name="ticket_status_upd"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_created"),
             models.Index(fields=["-created_at"], name="ticket_created"),

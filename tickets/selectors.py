@@ -4,14 +4,17 @@ An agent sees the tickets of their teams' queues and the tickets assigned to the
 admins see all. A ticket the user may not see does not exist for them (404, not 403).
 """
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import OperationalError, connection, transaction
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from psycopg.errors import QueryCanceled
 
 from helpdesk.models import User
 
@@ -146,7 +149,79 @@ def ticket_list(
 
 # Ranking every match of a common word ("order" is in a third of a shop's tickets) would sort
 # hundreds of thousands of rows; search ranks the most recently updated matches instead.
-SEARCH_CANDIDATES = 1000
+SEARCH_CANDIDATES = 500
+# How the candidates are found (see docs/performance.md, "Search"). Postgres estimates how many tickets
+# match. Up to SEARCH_WALK_ABOVE, they are all taken from the GIN index and the newest kept. A common
+# word is found faster by walking the tickets newest first until SEARCH_CANDIDATES match; but if the
+# word is common only among tickets this user cannot see (the estimate cannot know), the walk is
+# stopped after SEARCH_WALK_MS and the GIN index answers after all.
+SEARCH_WALK_ABOVE = 10_000
+SEARCH_WALK_MS = 60
+# The GIN-only plans: bitmap scans, with enough memory that the bitmaps stay exact.
+_BITMAP_ONLY = {"enable_seqscan": "off", "enable_indexscan": "off", "work_mem": "32MB", "statement_timeout": "0"}
+_ANY_PLAN = {"enable_seqscan": "on", "enable_indexscan": "on"}
+
+
+def _search_visible(user: User) -> Q:
+    """``tickets_visible_to`` as literal ids, so the planner can combine it with the word's GIN index."""
+    if user.is_admin:
+        return Q()
+    queues = Queue.objects.filter(team__members=user)
+    # Tickets assigned to the user in another team's queue: few, found in the assignee index.
+    elsewhere = Ticket.objects.filter(assignee=user).exclude(queue__in=queues).order_by()[:10_000]
+    rows = (
+        queues.annotate(is_queue=Value(True))
+        .values_list("id", "is_queue")
+        .union(elsewhere.annotate(is_queue=Value(False)).values_list("id", "is_queue"), all=True)
+    )  # one query for both lists
+    queue_ids, ticket_ids = [], []
+    for pk, is_queue in rows:
+        (queue_ids if is_queue else ticket_ids).append(pk)
+    visible = Q(pk__in=[])
+    if queue_ids:
+        visible |= Q(queue_id__in=queue_ids)
+    if ticket_ids:
+        visible |= Q(pk__in=ticket_ids)
+    return visible
+
+
+def _set(cursor, settings: dict[str, str]) -> None:
+    """Planner settings for the rest of the search only (undone with its savepoint)."""
+    calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+    cursor.execute(f"SELECT {calls}", [part for item in settings.items() for part in item])
+
+
+def _estimated_rows(qs: QuerySet) -> int:
+    """Postgres's estimate of how many rows ``qs`` returns (0 for a query that cannot match)."""
+    explained = qs.explain(format="json")
+    return int(json.loads(explained)[0]["Plan"]["Plan Rows"]) if explained else 0
+
+
+def _search_candidate_ids(matches: QuerySet[Ticket]) -> list[int]:
+    """The ids of the ``SEARCH_CANDIDATES`` most recently updated of ``matches``, newest first."""
+    newest_first = matches.order_by("-updated_at", "-id")
+    walk = _estimated_rows(matches) > SEARCH_WALK_ABOVE
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Read-only, in a savepoint rolled back at the end: the planner settings go with it, also when
+        # the caller's transaction goes on.
+        savepoint = transaction.savepoint()
+        try:
+            if walk:
+                _set(cursor, _ANY_PLAN | {"statement_timeout": str(SEARCH_WALK_MS)})
+                try:
+                    with transaction.atomic():
+                        return _newest_ids(newest_first)
+                except OperationalError as error:
+                    if not isinstance(error.__cause__, QueryCanceled):
+                        raise
+            _set(cursor, _BITMAP_ONLY)
+            return _newest_ids(newest_first)
+        finally:
+            transaction.savepoint_rollback(savepoint)
+
+
+def _newest_ids(newest_first: QuerySet[Ticket]) -> list[int]:
+    return list(newest_first.values_list("pk", flat=True)[:SEARCH_CANDIDATES])
 
 
 def ticket_search(
@@ -157,14 +232,15 @@ def ticket_search(
     Results are the ``SEARCH_CANDIDATES`` most recently updated matching tickets, ranked by
     relevance (subject words weigh more than message words), newest first among equals.
     """
+    if not user.is_authenticated or not user.is_active:
+        return Ticket.objects.none()
     search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-    matches = tickets_visible_to(user).filter(search_vector=search_query, merged_into__isnull=True)
+    matches = Ticket.objects.filter(_search_visible(user), search_vector=search_query, merged_into__isnull=True)
     if queue_id:
         matches = matches.filter(queue_id=queue_id)
     matches = _filtered(matches, user=user, filters=filters)
-    candidates = matches.order_by("-updated_at").values("pk")[:SEARCH_CANDIDATES]
     return (
-        Ticket.objects.filter(pk__in=candidates)
+        Ticket.objects.filter(pk__in=_search_candidate_ids(matches))
         .annotate(rank=SearchRank(F("search_vector"), search_query))
         .select_related("queue", "customer", "assignee")
         .defer("search_vector")

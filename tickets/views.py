@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -42,6 +41,7 @@ from .forms import (
     TicketListForm,
 )
 from .models import Message, Ticket
+from .rows import relative_time, ticket_rows
 
 PAGE_SIZE = 50
 RECENT_TICKETS = 5
@@ -51,13 +51,6 @@ HTMX_VARY = ["HX-Request", "HX-Request-Type", "HX-History-Restore-Request"]
 def _wants_partial(request) -> bool:
     """An htmx request for one region (a history restore or a body swap wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.request_type != "full"
-
-
-def _relative(when, now) -> str:
-    """ "just now", "5 minutes ago", "2 days ago": the largest unit only."""
-    if (now - when).total_seconds() < 60:
-        return _("just now")
-    return _("%(time)s ago") % {"time": timesince(when, now, depth=1)}
 
 
 # --- list --------------------------------------------------------------------------------------
@@ -82,16 +75,13 @@ def ticket_list_view(request):
         )
     offset = (params.page - 1) * PAGE_SIZE
     rows = list(tickets[offset : offset + PAGE_SIZE + 1])  # one more than shown: is there a next page?
-    now = timezone.now()
-    for row in rows:
-        row.updated_ago = _relative(row.updated_at, now)
     context = {
         "params": params,
         "current_query": saved_views.clean_query(request.GET.urlencode()),
         "filter_form": form,
         "queue": queue,
         "view_label": dict(VIEWS)[params.view],
-        "tickets": rows[:PAGE_SIZE],
+        "tickets": ticket_rows(rows[:PAGE_SIZE]),
         "has_next": len(rows) > PAGE_SIZE,
         "has_previous": params.page > 1,
         "first_row": offset + 1,
@@ -218,7 +208,7 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
         "events": events[:50],
         "events_truncated": len(events) > 50,
         "is_closed": ticket.status == Ticket.Status.CLOSED,
-        "updated_ago": _relative(ticket.updated_at, timezone.now()),
+        "updated_ago": relative_time(ticket.updated_at, timezone.now()),
     }
 
 
@@ -494,7 +484,7 @@ def notification_list_view(request):
     ).get_page(request.GET.get("page"))
     now = timezone.now()
     for notification in page:
-        notification.ago = _relative(notification.created_at, now)
+        notification.ago = relative_time(notification.created_at, now)
     unread = notifications.notification_unread_count(request.user)
     return render(request, "tickets/notifications.html", {"page": page, "unread": unread})
 
