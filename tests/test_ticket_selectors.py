@@ -264,7 +264,7 @@ def test_active_filter_count():
     assert selectors.TicketFilters(statuses=("new",), tag="vip", assignee="me").active == 3
 
 
-# --- how search finds its candidates (see SEARCH_WALK_ABOVE and SEARCH_WALK_MS) --------------------
+# --- how search finds its candidates (see WALK_ROW_COST and SEARCH_WALK_MS) ------------------------
 
 
 @pytest.fixture
@@ -277,23 +277,24 @@ def refunds(make_ticket, other_queue, agent):
     return [elsewhere, *reversed(mine)]  # newest first
 
 
-def test_few_matches_come_from_the_index_alone(refunds, agent, django_assert_num_queries):
-    # queue ids and tickets assigned elsewhere, the planner's estimate, savepoint, settings, matches,
-    # rollback of the savepoint, results
-    with django_assert_num_queries(7):
+def test_few_matches_come_from_the_index_alone(refunds, agent, django_assert_num_queries, monkeypatch):
+    monkeypatch.setattr(selectors, "WALK_ROW_COST", 10**9)  # the table's size is unknown until ANALYZE
+    # queue ids and tickets assigned elsewhere, the planner's estimate, the table's size, savepoint,
+    # settings, matches, rollback of the savepoint, results
+    with django_assert_num_queries(8):
         found = list(selectors.ticket_search(user=agent, query="refund"))
     assert sorted(t.pk for t in found) == sorted(t.pk for t in refunds)
 
 
 def test_many_matches_are_found_by_walking_newest_first(refunds, agent, monkeypatch):
-    monkeypatch.setattr(selectors, "SEARCH_WALK_ABOVE", 0)
+    monkeypatch.setattr(selectors, "WALK_ROW_COST", 0)  # walking costs nothing: always walk
     monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
     found = selectors.ticket_search(user=agent, query="refund")
     assert {t.pk for t in found} == {t.pk for t in refunds[:3]}
 
 
 def test_a_walk_that_takes_too_long_falls_back_to_the_index(refunds, agent, monkeypatch):
-    monkeypatch.setattr(selectors, "SEARCH_WALK_ABOVE", 0)
+    monkeypatch.setattr(selectors, "WALK_ROW_COST", 0)  # walking costs nothing: always walk
     monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
     monkeypatch.setattr(selectors, "SEARCH_WALK_MS", 50)
     walk = selectors._newest_ids
@@ -313,3 +314,12 @@ def test_a_walk_that_takes_too_long_falls_back_to_the_index(refunds, agent, monk
     with connection.cursor() as cursor:  # the settings went with the search's savepoint
         cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_seqscan')")
         assert cursor.fetchone() == ("0", "on")
+
+
+def test_the_walk_is_chosen_for_words_common_enough(monkeypatch):
+    monkeypatch.setattr(selectors, "_ticket_count_estimate", lambda: 1_000_000)
+    # 0.25 × 500 candidates × 1M tickets: the two ways cost the same at about 11,180 matches.
+    assert not selectors._walk_is_cheaper(10_000)
+    assert selectors._walk_is_cheaper(12_000)
+    monkeypatch.setattr(selectors, "_ticket_count_estimate", lambda: 10_000)  # a small desk walks sooner
+    assert selectors._walk_is_cheaper(1_200)

@@ -150,13 +150,14 @@ def ticket_list(
 # Ranking every match of a common word ("order" is in a third of a shop's tickets) would sort
 # hundreds of thousands of rows; search ranks the most recently updated matches instead.
 SEARCH_CANDIDATES = 500
-# How the candidates are found (see docs/performance.md, "Search"). Postgres estimates how many tickets
-# match. Up to SEARCH_WALK_ABOVE, they are all taken from the GIN index and the newest kept. A common
-# word is found faster by walking the tickets newest first until SEARCH_CANDIDATES match; but if the
-# word is common only among tickets this user cannot see (the estimate cannot know), the walk is
-# stopped after SEARCH_WALK_MS and the GIN index answers after all.
-SEARCH_WALK_ABOVE = 10_000
-SEARCH_WALK_MS = 60
+# How the candidates are found (see docs/performance.md, "Search"). Either all matches come from the GIN
+# index and the newest are kept (cost: a heap visit per match), or the tickets are walked newest first
+# until SEARCH_CANDIDATES match (cost: about tickets / matches × SEARCH_CANDIDATES rows tested, each
+# cheaper than a heap visit). Postgres's estimate of the matches picks the cheaper. It cannot know that
+# a word common overall may be rare among the tickets one agent sees, so a walk that runs longer than
+# SEARCH_WALK_MS is stopped and the GIN index answers after all.
+SEARCH_WALK_MS = 100
+WALK_ROW_COST = 0.25  # a row tested on the walk, relative to a heap visit for a GIN match (measured: 0.28)
 # The GIN-only plans: bitmap scans, with enough memory that the bitmaps stay exact.
 _BITMAP_ONLY = {"enable_seqscan": "off", "enable_indexscan": "off", "work_mem": "32MB", "statement_timeout": "0"}
 _ANY_PLAN = {"enable_seqscan": "on", "enable_indexscan": "on"}
@@ -197,10 +198,24 @@ def _estimated_rows(qs: QuerySet) -> int:
     return int(json.loads(explained)[0]["Plan"]["Plan Rows"]) if explained else 0
 
 
+def _walk_is_cheaper(estimated_matches: int) -> bool:
+    """Walking costs WALK_ROW_COST × tickets / matches × candidates, the index one visit per match: the two
+    meet where matches² = WALK_ROW_COST × candidates × tickets."""
+    tickets = _ticket_count_estimate()
+    return estimated_matches**2 > WALK_ROW_COST * SEARCH_CANDIDATES * tickets
+
+
+def _ticket_count_estimate() -> int:
+    """The table's size as the planner knows it (kept up to date by autovacuum's ANALYZE)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'tickets_ticket'::regclass")
+        return cursor.fetchone()[0]
+
+
 def _search_candidate_ids(matches: QuerySet[Ticket]) -> list[int]:
     """The ids of the ``SEARCH_CANDIDATES`` most recently updated of ``matches``, newest first."""
     newest_first = matches.order_by("-updated_at", "-id")
-    walk = _estimated_rows(matches) > SEARCH_WALK_ABOVE
+    walk = _walk_is_cheaper(_estimated_rows(matches))
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # Read-only, in a savepoint rolled back at the end: the planner settings go with it, also when
         # the caller's transaction goes on.

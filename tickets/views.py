@@ -25,6 +25,7 @@ from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 
 from . import canned, notifications, presence, saved_views, selectors, services
+from .display import conversation_display, relative_time, ticket_rows
 from .forms import (
     AGENT_STATUSES,
     SORTS,
@@ -41,7 +42,6 @@ from .forms import (
     TicketListForm,
 )
 from .models import Message, Ticket
-from .rows import relative_time, ticket_rows
 
 PAGE_SIZE = 50
 RECENT_TICKETS = 5
@@ -190,6 +190,7 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
     user = request.user
     conversation = list(selectors.ticket_messages(ticket=ticket))
     events = selectors.ticket_events(ticket=ticket, limit=51)
+    conversation_display(conversation, events)
     return {
         "ticket": ticket,
         "conversation": conversation,

@@ -21,7 +21,13 @@ from django.urls import reverse
 
 from helpdesk.models import User
 from tickets.models import Message, Ticket
-from tickets.selectors import ticket_list, ticket_messages, ticket_search
+from tickets.selectors import (
+    queues_with_open_counts,
+    ticket_list,
+    ticket_messages,
+    ticket_search,
+    ticket_view_counts,
+)
 
 LIST_READS = (
     ("view=open", {"view": "open"}),
@@ -35,7 +41,15 @@ LIST_READS = (
 # From very common to absent in the seeded text (see tickets.seeding: TOPICS, ITEMS, RARE_ASIDES).
 SEARCH_WORDS = ("order", "refund", "grinder", "gluten", "kombucha", "sauerkraut", "zeppelin")
 PAGE = 50
-SLOW_MS = 100
+# The agent workspace's targets for server time at p95 (issue 3): search pages 200 ms, the sidebar
+# counts 50 ms, every other page 100 ms. A read over its target is marked **over target**.
+TARGET_MS = {"search": 200, "counts": 50, "other": 100}
+
+
+def target_ms(read: str) -> int:
+    if "q=" in read or read.startswith("ticket_search"):
+        return TARGET_MS["search"]
+    return TARGET_MS["counts"] if read.startswith("sidebar counts") else TARGET_MS["other"]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -104,7 +118,7 @@ class Command(BaseCommand):
             call()
             timings.append((time.perf_counter() - started) * 1000)
         median, p95 = statistics.median(timings), percentile(timings, 0.95)
-        flag = " **slow**" if median > SLOW_MS else ""
+        flag = " **over target**" if p95 > target_ms(read) else ""
         self.stdout.write(f"| `{read}` | {who} | {median:.1f} | {p95:.1f} | {note}{flag} |")
 
     def _get(self, client: Client, url: str, who: str):
@@ -149,3 +163,9 @@ class Command(BaseCommand):
                 rows,
             )
         self._time(f"ticket_messages(#{ticket.pk})", who, lambda: list(ticket_messages(ticket=ticket)), rows)
+        self._time(
+            "sidebar counts (views and queues)",
+            who,
+            lambda: (ticket_view_counts(user=user), list(queues_with_open_counts(user=user))),
+            lambda result: f"{len(result[0])} views, {len(result[1])} queues",
+        )
