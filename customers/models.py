@@ -28,6 +28,13 @@ class Organization(TimeStampedModel):
         self.domains = sorted({domain.strip().lower().lstrip("@") for domain in self.domains if domain.strip()})
 
 
+class CustomerQuerySet(models.QuerySet):
+    def with_email(self, email: str) -> "CustomerQuerySet":
+        """The customer with this address, in any case: ``lower(email) = …``, which the unique index serves
+        (``email__iexact`` compiles to ``UPPER(email)`` and would scan the table)."""
+        return self.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower())
+
+
 class Customer(TimeStampedModel):
     """Someone who asks for help. Not a staff user; identified by email address.
 
@@ -36,10 +43,14 @@ class Customer(TimeStampedModel):
 
     email = models.EmailField(_("email address"))
     name = models.CharField(_("name"), max_length=200, blank=True)
+    # Set when mail to this address bounced for good; acknowledgements and replies then warn instead of sending.
+    email_bouncing_at = models.DateTimeField(_("email bouncing since"), null=True, blank=True)
     organization = models.ForeignKey(
         Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers",
         verbose_name=_("organization"),
     )  # fmt: skip
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("customer")

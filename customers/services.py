@@ -23,18 +23,23 @@ def customer_get_or_create(*, email: str, name: str = "") -> Customer:
         validate_email(email)
     except ValidationError:
         raise ValidationError(_("“%(email)s” is not a valid email address."), params={"email": email}) from None
-    customer = Customer.objects.filter(email__iexact=email).first()
+    customer = Customer.objects.with_email(email).first()
     if customer is not None:
         if name and not customer.name:
             customer.name = name.strip()
             customer.save(update_fields=["name", "updated_at"])
         return customer
-    organization = organization_for_email(email)
     sql = (
         "INSERT INTO customers_customer (email, name, organization_id, created_at, updated_at) "
-        "VALUES (%s, %s, %s, now(), now()) ON CONFLICT (lower(email)) DO NOTHING RETURNING id"
+        "SELECT %s, %s, (SELECT id FROM customers_organization WHERE domains @> ARRAY[%s]::varchar[] ORDER BY id"
+        " LIMIT 1), now(), now() ON CONFLICT (lower(email)) DO NOTHING"
+        " RETURNING id, email, name, organization_id, created_at, updated_at"
     )
+    domain = email.rsplit("@", 1)[-1].strip().lower()
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(sql, [email, name.strip(), organization.pk if organization else None])
-        cursor.fetchone()
-    return Customer.objects.get(email__iexact=email)
+        cursor.execute(sql, [email, name.strip(), domain])
+        row = cursor.fetchone()
+    if row is None:  # someone else created it just now
+        return Customer.objects.with_email(email).get()
+    return Customer(**dict(zip(["id", "email", "name", "organization_id", "created_at", "updated_at"], row,
+                               strict=True)))  # fmt: skip

@@ -15,7 +15,7 @@ ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
     "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre", "q", "s", "small",
     "span", "strike", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u",
-    "ul", "font", "center", "caption", "col", "colgroup",
+    "ul", "font", "center", "caption", "col", "colgroup", "details", "summary",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -24,6 +24,7 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "align", "scope"},
     "abbr": {"title"},
     "ol": {"start"},
+    "details": {"class"},
 }
 URL_SCHEMES = {"http", "https", "mailto", "cid"}
 

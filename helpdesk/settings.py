@@ -112,7 +112,13 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="helpde
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "helpdesk.tasks.beat_heartbeat_task", "schedule": 30.0},
+    # Inbound email stored while the broker or the workers were down.
+    "inbound-email-sweep": {"task": "tickets.tasks.process_waiting_inbound_task", "schedule": 60.0},
+    "imap-fetch": {"task": "tickets.tasks.fetch_mailboxes_task", "schedule": env.float("IMAP_FETCH_SECONDS", 60.0)},
 }
+# The HTTP endpoint for inbound email (mail providers' webhooks) answers only to this secret; empty: off.
+INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="")
+INBOUND_EMAIL_MAX_BYTES = env.int("INBOUND_EMAIL_MAX_BYTES", default=50 * 1024 * 1024)
 BEAT_HEARTBEAT_MAX_AGE = env.int("BEAT_HEARTBEAT_MAX_AGE", default=120)
 
 # --- Accounts ----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from tickets.mail.views import inbound_email_view
+
 from .health import healthz
 from .views import account_view
 
@@ -29,5 +31,6 @@ urlpatterns = [
          name="password_reset_complete"),
     path("account/", account_view, name="account"),
     path("tickets/", include("tickets.urls")),
+    path("mail/inbound/", inbound_email_view, name="inbound_email"),
     path("admin/", admin.site.urls),
 ]  # fmt: skip

@@ -9,6 +9,14 @@ pytest_plugins = ["tests.live_services"]
 
 
 @pytest.fixture(autouse=True)
+def _fresh_mail_lists():
+    """The block list and mailbox addresses are cached per process; each test starts without them."""
+    from tickets.mail.models import forget_cached
+
+    forget_cached()
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Hashing with the production hasher costs ~0.3 s per user; tests do not need its strength.

@@ -13,6 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from tickets import services
+from tickets.models import Message
 
 from .factories import PASSWORD
 
@@ -215,3 +216,30 @@ def test_other_teams_queues_are_not_in_the_sidebar(as_role, make_ticket, other_q
     make_ticket(queue=other_queue)
     html = as_role("agent").get(reverse("tickets:list")).content.decode()
     assert other_queue.name not in html
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_resending_a_failed_reply(as_role, ticket, agent, role, django_capture_on_commit_callbacks):
+    reply = services.ticket_reply(ticket=ticket, author=agent, body="Hello")
+    Message.objects.filter(pk=reply.pk).update(delivery_status="failed", delivery_error="451 try later")
+    url = reverse("tickets:resend", args=[ticket.pk, reply.pk])
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = as_role(role).post(url)
+
+    reply.refresh_from_db()
+    if role == "anonymous":
+        assert response["Location"] == f"{reverse('login')}?next={url}"
+    elif role == "other_agent":
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 302 and reply.delivery_status == "queued" and len(callbacks) == 1
+    if role in ("anonymous", "other_agent"):
+        assert reply.delivery_status == "failed" and callbacks == []
+
+
+def test_resend_refuses_a_message_of_another_ticket(client, agent, ticket, make_ticket):
+    other = make_ticket(subject="Other")
+    reply = services.ticket_reply(ticket=other, author=agent, body="Hello")
+    client.force_login(agent)
+    assert client.post(reverse("tickets:resend", args=[ticket.pk, reply.pk])).status_code == 404

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .mail import admin as _mail_admin  # noqa: F401  (registers the email channel's admin screens)
 from .models import Queue, Tag, Ticket, TicketEvent
 
 

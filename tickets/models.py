@@ -8,6 +8,7 @@ import os
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -25,6 +26,14 @@ class Queue(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="queues", verbose_name=_("team"))
+    # The acknowledgement a new ticket's customer gets; empty: the built-in text. Django template syntax,
+    # with the placeholders of ``tickets.canned`` ({{ customer.first_name }}, {{ ticket.reference }}, …).
+    acknowledgement_subject = models.CharField(_("acknowledgement subject"), max_length=200, blank=True)
+    acknowledgement_body = models.TextField(
+        _("acknowledgement text"), blank=True,
+        help_text=_("Empty: the built-in text. Placeholders: {{ customer.first_name }}, {{ ticket.reference }}, "
+                    "{{ ticket.subject }}, {{ ticket_url }}."),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["name"]
@@ -126,6 +135,8 @@ class Ticket(models.Model):
     )
 
     search_vector = SearchVectorField(null=True, editable=False)
+    # Email: the addresses the customer copied in, which replies copy too.
+    email_cc = ArrayField(models.EmailField(), null=True, blank=True, verbose_name=_("copied addresses (Cc)"))
 
     class Meta:
         verbose_name = _("ticket")
@@ -194,7 +205,16 @@ class TicketLink(models.Model):
         return f"#{self.from_ticket_id} ↔ #{self.to_ticket_id}"
 
 
+class DeliveryStatus(models.TextChoices):
+    NONE = "", _("Not emailed")
+    QUEUED = "queued", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
 class Message(models.Model):
+    DeliveryStatus = DeliveryStatus
+
     class Kind(models.TextChoices):
         CUSTOMER = "customer", _("Customer message")
         REPLY = "reply", _("Public reply")
@@ -215,10 +235,22 @@ class Message(models.Model):
     body_html = models.TextField(_("body (HTML)"), blank=True)
     body_text = models.TextField(_("body (text)"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Email: the Message-ID of the email this message came in as or went out as (without <>), which
+    # threads the customer's replies; and, for a reply sent by email, how its delivery went.
+    email_message_id = models.CharField(max_length=255, blank=True, db_default="", default="")
+    delivery_status = models.CharField(
+        _("email delivery"), max_length=10, choices=DeliveryStatus.choices, blank=True, db_default="", default=""
+    )
+    delivery_error = models.TextField(blank=True, db_default="", default="")
+    delivery_attempts = models.PositiveSmallIntegerField(db_default=0, default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="message_ticket_created")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="message_ticket_created"),
+            models.Index(fields=["email_message_id"], name="message_email_id", condition=~Q(email_message_id="")),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} on #{self.ticket_id}"
@@ -369,3 +401,7 @@ class Notification(models.Model):
     @property
     def is_unread(self) -> bool:
         return self.read_at is None
+
+
+# The email channel's own tables (mailboxes, raw inbound mail, blocked senders) live with its code.
+from .mail.models import BlockedSender, InboundEmail, Mailbox  # noqa: E402, F401

@@ -842,7 +842,7 @@ def demo_data_load(*, password: str) -> DemoLogins | None:
     while len(people) < DEMO_CUSTOMERS:
         first, last = names.draw(rng)
         email = f"{_ascii_slug(first)}.{_ascii_slug(last)}@{rng.choice(EMAIL_DOMAINS)}"
-        if email not in emails and not Customer.objects.filter(email__iexact=email).exists():
+        if email not in emails and not Customer.objects.with_email(email).exists():
             emails.add(email)
             people.append((f"{first} {last}", email))
     connection.ensure_connection()

@@ -48,6 +48,31 @@ def _event(ticket, kind, *, actor=None, customer=None, field="", old="", new="",
     )
 
 
+@dataclass(frozen=True)
+class EmailDetails:
+    """A customer message that came as an email (built by ``tickets.mail.inbound``).
+
+    Its body is the email's own (``html`` unsanitized, or ``text``), shown with the quoted history
+    collapsed; its attachments are kept whatever their type or size, since the email already arrived.
+    ``automatic``: an auto-reply or bulk mail, which never gets an automatic email back.
+    """
+
+    message_id: str = ""
+    html: str = ""
+    text: str = ""
+    cc: tuple[str, ...] = ()
+    automatic: bool = False
+
+
+def _email_body(email: EmailDetails) -> tuple[str, str]:
+    from .mail.quotes import collapse_quoted_html, quoted_text_to_html
+
+    if email.html.strip():
+        html = collapse_quoted_html(sanitize_html(email.html))
+        return html, (email.text.strip() or html_to_text(html))
+    return quoted_text_to_html(email.text.strip()), email.text.strip()
+
+
 def _body(body: str, *, is_html: bool, is_markdown: bool = False) -> tuple[str, str]:
     """(sanitized HTML, plain text) for a message body given as text, Markdown or HTML."""
     if is_markdown:
@@ -98,10 +123,16 @@ def _add_message(
     author_customer: Customer | None = None,
     attachments: Sequence = (),
     when=None,
+    email: EmailDetails | None = None,
+    outbound_message_id: str = "",
+    index: bool = True,
 ) -> Message:
-    body_html, body_text = _body(body, is_html=is_html, is_markdown=is_markdown)
-    if not body_text and not attachments:
-        raise ValidationError(_("A message needs some text or an attachment."))
+    if email is not None:
+        body_html, body_text = _email_body(email)
+    else:
+        body_html, body_text = _body(body, is_html=is_html, is_markdown=is_markdown)
+        if not body_text and not attachments:
+            raise ValidationError(_("A message needs some text or an attachment."))
     now = when or timezone.now()
     message = Message.objects.create(
         ticket=ticket,
@@ -112,14 +143,36 @@ def _add_message(
         author_user=author_user,
         author_customer=author_customer,
         created_at=now,
+        email_message_id=email.message_id[:255] if email else outbound_message_id,
+        delivery_status=Message.DeliveryStatus.QUEUED if outbound_message_id else "",
     )
+    if email is not None and email.cc:
+        _add_cc(ticket, email.cc)
     attachments_store(message, attachments)
     _event(ticket, TicketEvent.Kind.MESSAGE, actor=author_user, customer=author_customer, new=kind,
            message=message, when=now)  # fmt: skip
     ticket.message_count += 1
     ticket.updated_at = now
-    _search_append(ticket.pk, body_text)
+    if index:  # ticket_create indexes the first message with the subject, in one statement
+        _search_append(ticket.pk, body_text)
     return message
+
+
+def _add_cc(ticket: Ticket, addresses: Sequence[str]) -> None:
+    """Remember the addresses a customer copied in: not the customer, not our mailboxes (nor their
+    support+token@ reply addresses)."""
+    from .mail.models import mailbox_addresses
+
+    def ours(address: str) -> bool:
+        local, _at, domain = address.partition("@")
+        return f"{local.split('+', 1)[0]}@{domain}" in mailboxes
+
+    mailboxes = mailbox_addresses()
+    known = {address.lower() for address in (ticket.email_cc or [])} | {ticket.customer.email.lower()}
+    new = [a for a in dict.fromkeys(a.strip().lower() for a in addresses) if a and a not in known and not ours(a)]
+    if new:
+        ticket.email_cc = [*(ticket.email_cc or []), *new][:50]
+        Ticket.objects.filter(pk=ticket.pk).update(email_cc=ticket.email_cc)
 
 
 def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, when=None) -> list[str]:
@@ -166,20 +219,25 @@ def ticket_create(
     tags: Iterable[str] = (),
     attachments: Sequence = (),
     follow_up_of: Ticket | None = None,
+    email: EmailDetails | None = None,
 ) -> Ticket:
     """Open a ticket. The one path for every channel: portal, email, agent UI, API, chat.
 
     ``created_by`` is the agent who opened it on the customer's behalf (phone, walk-in, outbound
     email); such tickets get no acknowledgement and, per METRICS.md, no first response time.
+    ``email``: the ticket comes from an inbound email (its body, Message-ID and Cc).
     """
     subject = " ".join((subject or "").split())[:255]
+    if not subject and email is not None:
+        subject = _("(no subject)")
     if not subject:
         raise ValidationError(_("A ticket needs a subject."))
     if channel not in Ticket.Channel.values:
         raise ValidationError(_("Unknown channel “%(channel)s”."), params={"channel": channel})
     if priority not in Ticket.Priority.values:
         raise ValidationError(_("Unknown priority “%(priority)s”."), params={"priority": priority})
-    attachment_validate_all(attachments)
+    if email is None:
+        attachment_validate_all(attachments)
     if assignee is not None:
         _check_assignable(assignee, queue)
 
@@ -199,18 +257,15 @@ def ticket_create(
     )
     _event(ticket, TicketEvent.Kind.CREATED, actor=created_by, customer=None if created_by else customer,
            new=channel, when=now)  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE tickets_ticket SET search_vector = setweight(to_tsvector('helpdesk', %s), 'A') WHERE id = %s",
-            [subject, ticket.pk],
-        )
     if created_by is not None and channel == Ticket.Channel.AGENT:
         # An outbound email: the agent writes to the customer first.
         kind, author_customer = Message.Kind.REPLY, None
     else:
         kind, author_customer = Message.Kind.CUSTOMER, customer
-    _add_message(ticket, kind=kind, body=body, is_html=body_is_html, channel=channel, author_user=created_by,
-                 author_customer=author_customer, attachments=attachments, when=now)  # fmt: skip
+    message = _add_message(ticket, kind=kind, body=body, is_html=body_is_html, channel=channel,
+                           author_user=created_by, author_customer=author_customer, attachments=attachments,
+                           when=now, email=email, index=False)  # fmt: skip
+    ticket.first_message = message  # for callers that go on with it (inbound email), saving a query
     if kind == Message.Kind.CUSTOMER:
         ticket.last_customer_message_at = now
     else:
@@ -223,9 +278,16 @@ def ticket_create(
         _set_tags(ticket, add=tags, actor=created_by)
     if follow_up_of is not None:
         TicketLink.objects.create(from_ticket=ticket, to_ticket=follow_up_of, created_by=created_by)
-    ticket.save(update_fields=["message_count", "updated_at", "last_customer_message_at", "last_agent_reply_at"])
+    with connection.cursor() as cursor:  # the counters and the search vector (subject A, message B) at once
+        cursor.execute(
+            "UPDATE tickets_ticket SET message_count = %s, updated_at = %s, last_customer_message_at = %s,"
+            " last_agent_reply_at = %s, search_vector = setweight(to_tsvector('helpdesk', %s), 'A')"
+            " || setweight(to_tsvector('helpdesk', %s), 'B') WHERE id = %s",
+            [ticket.message_count, ticket.updated_at, ticket.last_customer_message_at, ticket.last_agent_reply_at,
+             subject, message.body_text[:SEARCH_TEXT_LIMIT], ticket.pk],
+        )  # fmt: skip
 
-    if created_by is None and channel in ACKNOWLEDGED_CHANNELS:
+    if created_by is None and channel in ACKNOWLEDGED_CHANNELS and not (email and email.automatic):
         from .tasks import send_acknowledgement_task
 
         send_acknowledgement_task.delay_on_commit(ticket.pk)
@@ -252,6 +314,7 @@ def ticket_add_customer_message(
     customer: Customer | None = None,
     body_is_html: bool = False,
     attachments: Sequence = (),
+    email: EmailDetails | None = None,
 ) -> tuple[Ticket, Message]:
     """A message from the customer. Returns the ticket it landed on and the message.
 
@@ -260,7 +323,8 @@ def ticket_add_customer_message(
     """
     ticket = _follow_merges(ticket)
     customer = customer or ticket.customer
-    attachment_validate_all(attachments)
+    if email is None:
+        attachment_validate_all(attachments)
     ticket = _locked(ticket)
     if ticket.status == Status.CLOSED:
         follow_up = ticket_create(
@@ -273,10 +337,11 @@ def ticket_add_customer_message(
             priority=ticket.priority,
             attachments=attachments,
             follow_up_of=ticket,
+            email=email,
         )
         return follow_up, follow_up.messages.get()
     message = _add_message(ticket, kind=Message.Kind.CUSTOMER, body=body, is_html=body_is_html, channel=channel,
-                           author_customer=customer, attachments=attachments)  # fmt: skip
+                           author_customer=customer, attachments=attachments, email=email)  # fmt: skip
     ticket.last_customer_message_at = message.created_at
     fields = ["message_count", "updated_at", "last_customer_message_at"]
     if ticket.status in (Status.SOLVED, Status.PENDING):
@@ -311,9 +376,11 @@ def ticket_reply(
     _refuse_if_merged(ticket)
     if ticket.status == Status.CLOSED:
         raise InvalidTransition(_("This ticket is closed; replies are no longer possible."))
+    from .mail.outbound import new_reply_message_id
+
     message = _add_message(ticket, kind=Message.Kind.REPLY, body=body, is_html=body_is_html,
                            is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
-                           attachments=attachments)  # fmt: skip
+                           attachments=attachments, outbound_message_id=new_reply_message_id(ticket))  # fmt: skip
     now = message.created_at
     ticket.last_agent_reply_at = now
     fields = ["message_count", "updated_at", "last_agent_reply_at"]
@@ -324,13 +391,18 @@ def ticket_reply(
     if new_status:
         fields += _apply_status(ticket, new_status, actor=author, when=now)
     ticket.save(update_fields=fields)
+    # Every public reply goes to the customer by email, sent after commit.
+    from .tasks import send_reply_task
+
+    send_reply_task.delay_on_commit(message.pk)
     return message
 
 
 @transaction.atomic
-def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bool = False,
+def ticket_add_note(*, ticket: Ticket, author: User | None, body: str, body_is_html: bool = False,
                     body_is_markdown: bool = False, attachments: Sequence = ()) -> Message:  # fmt: skip
-    """An internal note: agents only, never sent to the customer, not a response."""
+    """An internal note: agents only, never sent to the customer, not a response. ``author`` None: the
+    help desk itself noted it (a bounce, an automation)."""
     attachment_validate_all(attachments)
     ticket = _locked(ticket)
     _refuse_if_merged(ticket)
@@ -338,7 +410,7 @@ def ticket_add_note(*, ticket: Ticket, author: User, body: str, body_is_html: bo
                            is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
                            attachments=attachments)  # fmt: skip
     ticket.save(update_fields=["message_count", "updated_at"])
-    if "@" in message.body_text:
+    if author is not None and "@" in message.body_text:
         from .notifications import mentioned_agents, notification_add
         from .tasks import notify_mentioned_task
 
@@ -538,25 +610,11 @@ def ticket_link(*, ticket: Ticket, other: Ticket, actor: User | None) -> TicketL
 
 
 def ticket_send_acknowledgement(*, ticket_id: int) -> bool:
-    """Email the customer that their request arrived. Idempotent: sends at most once per ticket.
+    """Email the customer that their request arrived (see ``tickets.mail.outbound``). Idempotent: sends at
+    most once per ticket. Returns True when an email was sent now."""
+    from .mail.outbound import acknowledgement_send
 
-    Returns True when an email was sent now.
-    """
-    from helpdesk.emails import send_email
-
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("customer").get(pk=ticket_id)
-        if ticket.acknowledged_at is not None or ticket.created_by_id is not None:
-            return False
-        send_email(
-            name="ticket_acknowledgement",
-            to=[ticket.customer.email],
-            context={"ticket": ticket, "customer": ticket.customer},
-            headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
-        )
-        ticket.acknowledged_at = timezone.now()
-        ticket.save(update_fields=["acknowledged_at"])
-    return True
+    return acknowledgement_send(ticket_id=ticket_id)
 
 
 # --- bulk --------------------------------------------------------------------------------------

@@ -33,3 +33,42 @@ def notify_mentioned_task(message_id: int, user_id: int) -> bool:
              max_retries=8)  # fmt: skip
 def notify_customer_replied_task(message_id: int) -> bool:
     return notifications.notify_customer_replied(message_id=message_id)
+
+
+# --- email ---------------------------------------------------------------------------------------
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_backoff_max=300, max_retries=10)
+def process_inbound_task(inbound_id: int) -> str:
+    """Parse one stored inbound email and put it on its ticket. Idempotent."""
+    from .mail.inbound import inbound_process
+
+    return inbound_process(inbound_id=inbound_id).status
+
+
+@shared_task
+def process_waiting_inbound_task() -> int:
+    """Beat: process inbound emails that were stored but never processed (broker or worker was down)."""
+    from .mail.inbound import inbound_process, waiting_inbound_ids
+
+    ids = waiting_inbound_ids()
+    for inbound_id in ids:
+        inbound_process(inbound_id=inbound_id)
+    return len(ids)
+
+
+@shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=900,
+             max_retries=10)  # fmt: skip
+def send_reply_task(message_id: int) -> bool:
+    """Email an agent's public reply. Idempotent: a reply already sent is not sent again."""
+    from .mail.outbound import reply_send
+
+    return reply_send(message_id=message_id)
+
+
+@shared_task
+def fetch_mailboxes_task() -> dict:
+    """Beat: fetch new mail from every mailbox with an IMAP server. Each message is stored, then processed."""
+    from .mail.imap import fetch_all_mailboxes
+
+    return {str(key): value for key, value in fetch_all_mailboxes().items()}

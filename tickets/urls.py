@@ -9,6 +9,7 @@ urlpatterns = [
     path("bulk/", views.ticket_bulk_view, name="bulk"),
     path("<int:ticket_id>/", views.ticket_detail_view, name="detail"),
     path("<int:ticket_id>/messages/", views.ticket_message_view, name="message"),
+    path("<int:ticket_id>/messages/<int:message_id>/resend/", views.message_resend_view, name="resend"),
     path("<int:ticket_id>/status/", views.ticket_status_view, name="status"),
     path("<int:ticket_id>/priority/", views.ticket_priority_view, name="priority"),
     path("<int:ticket_id>/assignee/", views.ticket_assign_view, name="assign"),

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -41,6 +41,7 @@ from .forms import (
     TagsForm,
     TicketListForm,
 )
+from .mail.outbound import reply_retry
 from .models import Message, Ticket
 
 PAGE_SIZE = 50
@@ -335,6 +336,17 @@ def _field_change(request, ticket: Ticket, form, change, success):
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return _back_to(request, ticket.get_absolute_url())
+
+
+@login_required
+@require_POST
+def message_resend_view(request, ticket_id, message_id):
+    """Try again to email a reply whose sending failed."""
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    message = get_object_or_404(Message, pk=message_id, ticket=ticket, kind=Message.Kind.REPLY)
+    reply_retry(message=message)
+    messages.info(request, _("Sending the reply again."))
+    return redirect(f"{ticket.get_absolute_url()}#message-{message.pk}")
 
 
 @login_required

@@ -1,0 +1,185 @@
+"""Inbound email: stored raw first, processed once, threaded onto the right ticket, loop-safe."""
+
+import pytest
+
+from customers.models import Customer
+from tickets import services
+from tickets.mail import ids
+from tickets.mail.inbound import inbound_process, inbound_reprocess, inbound_store
+from tickets.mail.models import BlockedSender, InboundEmail, Mailbox
+from tickets.models import Message, Ticket
+
+from .mail_factory import bounce_for, raw_email
+
+
+@pytest.fixture
+def mailbox(queue):
+    return Mailbox.objects.create(name="Shop", email_address="support@shop.example", queue=queue)
+
+
+def ingest(raw: bytes, mailbox=None) -> InboundEmail:
+    row, _created = inbound_store(raw=raw, source=InboundEmail.Source.PIPE, mailbox=mailbox)
+    return inbound_process(inbound_id=row.pk)
+
+
+# --- storing -----------------------------------------------------------------------------------
+
+
+def test_the_same_message_twice_is_one_row(mailbox):
+    raw = raw_email(message_id="<same@customer.example>")
+    first, created = inbound_store(raw=raw, source="imap")
+    again, created_again = inbound_store(raw=raw.replace(b"order 1042", b"order 1043"), source="imap")
+    assert created and not created_again and first.pk == again.pk
+    assert bytes(first.raw) == raw and first.mailbox == mailbox and first.status == "pending"
+
+
+def test_without_a_message_id_the_bytes_decide(mailbox):
+    raw = raw_email().replace(b"Message-ID:", b"X-Old-Message-ID:")
+    assert inbound_store(raw=raw, source="pipe")[1] is True
+    assert inbound_store(raw=raw, source="pipe")[1] is False
+    assert inbound_store(raw=raw + b"\n", source="pipe")[1] is True
+
+
+def test_plus_addressed_mail_finds_its_mailbox(mailbox):
+    row, _ = inbound_store(raw=raw_email(to="Support <support+1001.abcdef12@Shop.example>"), source="pipe")
+    assert row.mailbox == mailbox
+
+
+# --- new tickets -------------------------------------------------------------------------------
+
+
+def test_an_email_opens_a_ticket(mailbox, django_capture_on_commit_callbacks):
+    raw = raw_email(message_id="<first@customer.example>", cc="Partner <partner@customer.example>",
+                    html="<p>Hello, <b>order 1042</b> has not arrived.</p><script>alert(1)</script>",
+                    attachments=[("receipt.pdf", b"%PDF-1.4 receipt", "application/pdf")])  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        inbound = ingest(raw)
+
+    assert (inbound.status, inbound.outcome) == ("done", "new_ticket")
+    ticket = inbound.ticket
+    assert ticket.channel == "email" and ticket.queue == mailbox.queue
+    assert ticket.subject == "Where is my order?" and ticket.customer.email == "ann@customer.example"
+    assert ticket.customer.name == "Ann Smith" and ticket.email_cc == ["partner@customer.example"]
+    message = inbound.message
+    assert message.kind == "customer" and message.email_message_id == "first@customer.example"
+    assert "<b>order 1042</b>" in message.body_html and "script" not in message.body_html
+    assert [a.filename for a in message.attachments.all()] == ["receipt.pdf"]
+    assert len(callbacks) == 2  # this row's processing was scheduled by inbound_store, then the acknowledgement
+
+
+def test_auto_replies_and_bulk_mail_get_no_acknowledgement(mailbox, django_capture_on_commit_callbacks):
+    for headers in ({"Auto-Submitted": "auto-replied"}, {"Precedence": "bulk"}, {"List-Id": "<news.x>"},
+                    {"X-Autoreply": "yes"}):  # fmt: skip
+        row, _ = inbound_store(raw=raw_email(headers=headers), source="pipe")
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            inbound = inbound_process(inbound_id=row.pk)
+        assert inbound.outcome == "new_ticket" and callbacks == [], headers
+
+
+def test_blocked_senders_open_nothing(mailbox):
+    BlockedSender.objects.create(pattern="@spam.example")
+    inbound = ingest(raw_email(sender="x@Spam.example"))
+    assert (inbound.status, inbound.outcome, inbound.ticket) == ("done", "blocked", None)
+    assert not Ticket.objects.exists()
+
+
+def test_processing_twice_changes_nothing(mailbox):
+    inbound = ingest(raw_email())
+    again = inbound_process(inbound_id=inbound.pk)
+    assert again.attempts == 1 and Ticket.objects.count() == 1 and Message.objects.count() == 1
+
+
+def test_a_message_that_fails_is_kept_flagged_and_can_be_processed_again(mailbox, monkeypatch):
+    from tickets.mail import inbound as module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the parser fell over")
+
+    monkeypatch.setattr(module, "parse_email", broken)
+    inbound = ingest(raw_email())
+    assert inbound.status == "failed" and inbound.error == "RuntimeError: the parser fell over"
+    assert not Ticket.objects.exists() and bytes(inbound.raw).startswith(b"From:")
+
+    monkeypatch.undo()
+    again = inbound_reprocess(inbound=inbound)
+    assert (again.status, again.outcome, again.error, again.attempts) == ("done", "new_ticket", "", 2)
+
+
+def test_something_that_is_not_an_email_fails_visibly(mailbox):
+    inbound = ingest(b"\x00\x01 definitely not an email")
+    assert inbound.status == "failed" and inbound.error
+
+
+# --- threading ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def email_ticket(mailbox):
+    return ingest(raw_email(message_id="<first@customer.example>")).ticket
+
+
+def reply_to_agent(ticket, agent):
+    reply = services.ticket_reply(ticket=ticket, author=agent, body="Could you send the receipt?")
+    reply.refresh_from_db()
+    return reply
+
+
+def test_a_reply_to_our_email_lands_on_its_ticket(email_ticket, agent):
+    reply = reply_to_agent(email_ticket, agent)
+    inbound = ingest(raw_email(subject="Re: something else entirely", in_reply_to=f"<{reply.email_message_id}>",
+                               text="Here it is."))  # fmt: skip
+    assert (inbound.outcome, inbound.ticket) == ("reply", email_ticket)
+    email_ticket.refresh_from_db()
+    assert email_ticket.status == "open" and email_ticket.message_count == 3
+
+
+def test_references_to_the_customers_own_earlier_email_thread_too(email_ticket):
+    inbound = ingest(raw_email(subject="Also", references="<first@customer.example>", text="One more thing"))
+    assert inbound.ticket == email_ticket
+
+
+def test_the_reference_in_the_subject_threads_for_the_customer_only(email_ticket, other_customer):
+    mine = ingest(raw_email(subject=f"Re: [{email_ticket.reference}] news?", text="Any news?"))
+    assert mine.ticket == email_ticket
+    stranger = ingest(raw_email(sender="bob@customer.example", subject=f"[{email_ticket.reference}] hi"))
+    assert stranger.outcome == "new_ticket" and stranger.ticket != email_ticket
+
+
+def test_the_per_ticket_reply_address_threads(email_ticket, mailbox):
+    mailbox.plus_addressing = True
+    mailbox.save()
+    address = mailbox.reply_address(ids.reply_token(email_ticket.pk))
+    inbound = ingest(raw_email(to=address, subject="New subject", text="Hi again"))
+    assert inbound.ticket == email_ticket
+
+
+def test_a_forged_message_id_does_not_reach_a_ticket(email_ticket):
+    forged = ids.make_message_id(email_ticket.pk, "shop.example").replace(f"hd.{email_ticket.pk}.", "hd.1.")
+    inbound = ingest(raw_email(sender="eve@evil.example", subject="hello", in_reply_to=f"<{forged}>"))
+    assert inbound.outcome == "new_ticket"
+
+
+def test_a_reply_to_a_closed_ticket_opens_a_linked_follow_up(email_ticket, agent):
+    reply = reply_to_agent(email_ticket, agent)
+    services.ticket_set_status(ticket=email_ticket, status="closed", actor=agent)
+    inbound = ingest(raw_email(in_reply_to=f"<{reply.email_message_id}>", text="It broke again"))
+    assert inbound.outcome == "follow_up" and inbound.ticket.follow_up_of == email_ticket
+
+
+# --- bounces -----------------------------------------------------------------------------------
+
+
+def test_a_bounce_marks_the_address_and_notes_the_ticket(email_ticket, agent):
+    reply = reply_to_agent(email_ticket, agent)
+    inbound = ingest(bounce_for(reply.email_message_id))
+    assert (inbound.outcome, inbound.ticket) == ("bounce", email_ticket)
+    assert Ticket.objects.count() == 1
+    assert Customer.objects.get(email="ann@customer.example").email_bouncing_at is not None
+    note = inbound.message
+    assert note.kind == "note" and "ann@customer.example" in note.body_text and "5.1.1" in note.body_text
+
+
+def test_a_bounce_about_nothing_we_know_opens_nothing(mailbox):
+    inbound = ingest(bounce_for("unknown@elsewhere.example", recipient="zed@customer.example"))
+    assert (inbound.status, inbound.outcome, inbound.ticket) == ("done", "bounce", None)
+    assert not Ticket.objects.exists()

@@ -1,0 +1,1 @@
+"""The email channel: parsing inbound mail, threading it onto tickets, and sending replies."""

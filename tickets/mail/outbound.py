@@ -1,0 +1,194 @@
+"""Outbound email about tickets: agents' replies and the acknowledgement of a new ticket.
+
+Every email goes from the address of the ticket's queue's mailbox, carries a signed Message-ID of ours
+(``ids.make_message_id``) and the reference in the subject, and, for replies, In-Reply-To/References
+so that mail clients thread it and the customer's answer comes back to the same ticket.
+"""
+
+from datetime import timedelta
+from email.utils import formataddr
+from smtplib import SMTPException
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone
+
+from helpdesk.emails import send_email
+
+from ..models import DeliveryStatus, Message, Ticket
+from .ids import SUBJECT_REFERENCE, make_message_id, reply_token
+from .models import BlockedSender, Mailbox
+
+# Automatic emails (acknowledgements) to one address in an hour, at most: a mail loop or a flood of
+# requests from one sender cannot make us send more.
+AUTOMATIC_PER_ADDRESS_PER_HOUR = 5
+# Send errors worth trying again (the server was down, refused for now, the network failed).
+TRANSIENT_ERRORS = (SMTPException, OSError)
+
+
+def mailbox_of(ticket: Ticket) -> Mailbox | None:
+    return Mailbox.objects.filter(queue_id=ticket.queue_id, is_active=True).order_by("pk").first()
+
+
+def _domain(mailbox: Mailbox | None) -> str:
+    if mailbox is not None:
+        return mailbox.email_address.rpartition("@")[2].lower()
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def _sender(mailbox: Mailbox | None) -> str:
+    if mailbox is None:
+        return settings.DEFAULT_FROM_EMAIL
+    return formataddr((mailbox.from_name or settings.HELPDESK_NAME, mailbox.email_address))
+
+
+def _reply_to(ticket: Ticket, mailbox: Mailbox | None) -> list[str]:
+    if mailbox is not None and mailbox.plus_addressing:
+        return [mailbox.reply_address(reply_token(ticket.pk))]
+    return []
+
+
+def with_reference(subject: str, ticket: Ticket) -> str:
+    """The subject with "[HD-1042]" once, so replies thread even without the Message-ID."""
+    return subject if SUBJECT_REFERENCE.search(subject) else f"{subject} [{ticket.reference}]"
+
+
+def _thread_ids(ticket: Ticket, before: Message | None = None) -> list[str]:
+    """The ticket's earlier emails (theirs and ours), oldest first, for References."""
+    messages = ticket.messages.exclude(email_message_id="")
+    if before is not None:
+        messages = messages.filter(pk__lt=before.pk)
+    ids = list(messages.order_by("-pk").values_list("email_message_id", flat=True)[:20])
+    return ids[::-1]
+
+
+def _thread_headers(ids: list[str]) -> dict:
+    if not ids:
+        return {}
+    return {"In-Reply-To": f"<{ids[-1]}>", "References": " ".join(f"<{i}>" for i in ids)}
+
+
+# --- replies -----------------------------------------------------------------------------------
+
+
+def new_reply_message_id(ticket: Ticket) -> str:
+    """The Message-ID a new public reply will be emailed with (fixed now, so a retry reuses it)."""
+    return make_message_id(ticket.pk, _domain(mailbox_of(ticket)))
+
+
+def reply_send(*, message_id: int) -> bool:
+    """Email one public reply to the customer (and the copied addresses). Sends at most once: the row is
+    locked while sending and marked sent in the same transaction. Returns True if sent now; raises a
+    transient error (after recording it on the message) for the task to try again."""
+    failure = None
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("ticket__customer", "ticket__queue", "author_user")
+            .get(pk=message_id)
+        )
+        if message.kind != Message.Kind.REPLY or message.delivery_status in ("", DeliveryStatus.SENT):
+            return False
+        ticket = message.ticket
+        mailbox = mailbox_of(ticket)
+        message.delivery_attempts += 1
+        try:
+            send_email(
+                name="ticket_reply",
+                to=[ticket.customer.email],
+                cc=list(ticket.email_cc or []),
+                context={
+                    "ticket": ticket,
+                    "message": message,
+                    "customer": ticket.customer,
+                    "agent": message.author_user,
+                },
+                subject=with_reference(f"Re: {ticket.subject}", ticket),
+                from_email=_sender(mailbox),
+                reply_to=_reply_to(ticket, mailbox),
+                message_id=message.email_message_id,
+                headers=_thread_headers(_thread_ids(ticket, before=message)),
+                attachments=[(a.filename, a.file.read(), a.content_type) for a in message.attachments.all()],
+            )
+        except TRANSIENT_ERRORS as error:  # recorded on the message, then raised for the task to retry
+            failure = error
+            message.delivery_status = DeliveryStatus.FAILED
+            message.delivery_error = f"{type(error).__name__}: {error}"[:2000]
+        else:
+            message.delivery_status, message.delivery_error = DeliveryStatus.SENT, ""
+            message.sent_at = timezone.now()
+        message.save(update_fields=["delivery_status", "delivery_error", "delivery_attempts", "sent_at"])
+    if failure is not None:
+        raise failure
+    return True
+
+
+def reply_retry(*, message: Message) -> None:
+    """An agent's "try again" on a reply whose email failed."""
+    from ..tasks import send_reply_task
+
+    if message.delivery_status != DeliveryStatus.FAILED:
+        return
+    Message.objects.filter(pk=message.pk).update(delivery_status=DeliveryStatus.QUEUED)
+    transaction.on_commit(lambda: send_reply_task.delay(message.pk))
+
+
+# --- acknowledgement ---------------------------------------------------------------------------
+
+
+def automatic_mail_refusal(ticket: Ticket) -> str:
+    """Why no automatic email may go to this ticket's customer now ("" if it may)."""
+    customer = ticket.customer
+    if customer.email_bouncing_at is not None:
+        return "the address bounces"
+    if BlockedSender.blocks(customer.email):
+        return "the sender is blocked"
+    hour_ago = timezone.now() - timedelta(hours=1)
+    recent = Ticket.objects.filter(customer_id=customer.pk, acknowledged_at__gte=hour_ago).count()
+    if recent >= AUTOMATIC_PER_ADDRESS_PER_HOUR:
+        return "too many automatic emails to this address in the last hour"
+    return ""
+
+
+def _queue_template(source: str, context: dict) -> str | None:
+    """An admin's template of the queue, rendered; None if empty or broken (then the built-in one is used)."""
+    if not source.strip():
+        return None
+    try:
+        rendered = Engine(autoescape=False).from_string(source).render(Context(context))
+    except TemplateSyntaxError:
+        return None
+    return "".join([rendered])  # plain text, not "safe": the HTML part escapes it
+
+
+def acknowledgement_send(*, ticket_id: int) -> bool:
+    """Tell the customer their request arrived: at most once per ticket, never to a bouncing or blocked
+    address, and at most AUTOMATIC_PER_ADDRESS_PER_HOUR an hour to one address. True if sent now."""
+    with transaction.atomic():
+        ticket = (Ticket.objects.select_for_update(of=("self",)).select_related("customer", "queue")
+                  .get(pk=ticket_id))  # fmt: skip
+        if ticket.acknowledged_at is not None or ticket.created_by_id is not None:
+            return False
+        if automatic_mail_refusal(ticket):
+            return False
+        mailbox = mailbox_of(ticket)
+        first = ticket.messages.order_by("pk").first()
+        context = {"ticket": ticket, "customer": ticket.customer}
+        body = _queue_template(ticket.queue.acknowledgement_body, context)
+        subject = _queue_template(ticket.queue.acknowledgement_subject, context)
+        send_email(
+            name="ticket_acknowledgement",
+            to=[ticket.customer.email],
+            context={**context, "custom_body": body},
+            subject=with_reference(subject, ticket) if subject else None,
+            from_email=_sender(mailbox),
+            reply_to=_reply_to(ticket, mailbox),
+            message_id=make_message_id(ticket.pk, _domain(mailbox)),
+            headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All",
+                     **_thread_headers([first.email_message_id] if first and first.email_message_id else [])},
+        )  # fmt: skip
+        ticket.acknowledged_at = timezone.now()
+        ticket.save(update_fields=["acknowledged_at"])
+    return True
