@@ -177,6 +177,8 @@ def test_a_bounce_marks_the_address_and_notes_the_ticket(email_ticket, agent):
     assert Customer.objects.get(email="ann@customer.example").email_bouncing_at is not None
     note = inbound.message
     assert note.kind == "note" and "ann@customer.example" in note.body_text and "5.1.1" in note.body_text
+    report = note.attachments.get()
+    assert report.filename == "delivery-report.eml" and report.file.read() == bytes(inbound.raw)
 
 
 def test_a_bounce_about_nothing_we_know_opens_nothing(mailbox):

@@ -254,10 +254,12 @@ def _record_bounce(inbound: InboundEmail, parsed: ParsedEmail) -> None:
     if ticket is None:
         return
     recipients = ", ".join(bounce.recipients) or _("the customer")
-    text = _("Email to %(recipients)s could not be delivered (%(status)s %(action)s). The report is kept in "
-             "the inbound emails of the admin.") % {"recipients": recipients, "status": bounce.status or "?",
+    text = _("Email to %(recipients)s could not be delivered (%(status)s %(action)s). The delivery report is "
+             "attached.") % {"recipients": recipients, "status": bounce.status or "?",
                                                    "action": bounce.action or ""}  # fmt: skip
-    inbound.message = ticket_add_note(ticket=ticket, author=None, body=text)
+    report = ContentFile(bytes(inbound.raw), name="delivery-report.eml")
+    report.content_type = "message/rfc822"
+    inbound.message = ticket_add_note(ticket=ticket, author=None, body=text, attachments=[report])
     inbound.ticket = ticket
 
 
