@@ -14,7 +14,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -101,6 +101,11 @@ def inbound_process(*, inbound_id: int) -> InboundEmail:
     """Parse one stored message and put it where it belongs. A failure is recorded on the row (status
     failed, the error), never raised: the message stays for an admin to look at and process again."""
     with transaction.atomic():
+        # The raw message is already stored for good; if this transaction were lost in a crash, the row
+        # would still say "pending" and the sweep would process it again. So its commit need not wait
+        # for the disk (one fsync less per message).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO off")
         inbound = (
             InboundEmail.objects.select_for_update(of=("self",)).select_related("mailbox__queue").get(pk=inbound_id)
         )
