@@ -10,7 +10,9 @@ from tickets.mail.inbound import inbound_process, inbound_store
 from tickets.mail.models import InboundEmail, Mailbox
 from tickets.mail.parse import EmailParseError, parse_email
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "email"
+from .corpus import EMAIL_CORPUS
+
+CORPUS = EMAIL_CORPUS
 NOT_EMAIL = {"LICENSE", "README.md"}
 # (file name: what the row's error says). Kept, flagged, visible to admins, and processed again once fixed.
 EXPECTED_FAILURES = {

@@ -10,13 +10,14 @@ import struct
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from pathlib import Path
 
 import pytest
 
 from tickets.mail.parse import MAX_DEPTH, MAX_PARTS, Address, EmailParseError, ParsedEmail, parse_email
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "email"
+from .corpus import EMAIL_CORPUS
+
+CORPUS = EMAIL_CORPUS
 EMAIL_FOLDERS = ("ruby-mail", "flanker", "django-helpdesk")
 
 # Files in the email folders that are not emails, and why. Everything else there must parse.

@@ -1,14 +1,15 @@
 """Quoted history and signatures in inbound email: found, folded, never lost (tickets/mail/quotes.py)."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from helpdesk.html import html_to_text, sanitize_html, text_to_html
 from tickets.mail.quotes import collapse_quoted_html, quoted_text_to_html, split_reply_text
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "email" / "reply-parsing"
+from .corpus import EMAIL_CORPUS
+
+CORPUS = EMAIL_CORPUS / "reply-parsing"
 CORPUS_FILES = sorted(CORPUS.glob("*/*.txt"))
 SUMMARY = "Show quoted text"
 
