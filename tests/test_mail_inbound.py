@@ -185,3 +185,15 @@ def test_a_bounce_about_nothing_we_know_opens_nothing(mailbox):
     inbound = ingest(bounce_for("unknown@elsewhere.example", recipient="zed@customer.example"))
     assert (inbound.status, inbound.outcome, inbound.ticket) == ("done", "bounce", None)
     assert not Ticket.objects.exists()
+
+
+def test_the_assignee_email_leaves_out_the_folded_quote(email_ticket, agent, smtp_server):
+    from tickets import notifications
+
+    services.ticket_assign(ticket=email_ticket, assignee=agent, actor=None)
+    inbound = ingest(raw_email(subject=f"Re: [{email_ticket.reference}]", text="New news.\n\nOn Mon, 2 Mar 2026 at "
+                               "10:00, Shop <support@shop.example> wrote:\n> Old news"))  # fmt: skip
+    assert "<details" in inbound.message.body_html
+    assert notifications.notify_customer_replied(message_id=inbound.message.pk) is True
+    html = smtp_server.messages[0].get_body(("html",)).get_content()
+    assert "New news." in html and "Old news" not in html and "<details" not in html

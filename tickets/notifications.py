@@ -14,6 +14,7 @@ from django.utils import timezone
 from helpdesk.emails import send_email
 from helpdesk.models import User
 
+from .mail.quotes import without_quoted_html
 from .models import Message, Notification, Ticket
 
 # "@sam" or "@sam.lee" mentions the agent whose email address starts with "sam@" or "sam.lee@".
@@ -113,6 +114,7 @@ def notify_customer_replied(*, message_id: int) -> bool:
     if agent is None or not agent.is_active or not agent.notify_on_customer_reply:
         return False
     send_email(name="agent_customer_replied", to=[agent.email],
-               context={"ticket": message.ticket, "message": message, "agent": agent},
+               context={"ticket": message.ticket, "message": message, "agent": agent,
+                        "message_html": without_quoted_html(message.body_html)},
                headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
     return True

@@ -400,3 +400,12 @@ def _fold(source: str, parent: _Node, index: int) -> str:
         parent = parent.parent
     start, end = parent.children[index].start, parent.content_end
     return source[:start] + _details_open() + source[start:end] + "</details>" + source[end:]
+
+
+_FOLDED = re.compile(r'<details class="quoted"><summary>.*?</summary>.*</details>', re.DOTALL)
+
+
+def without_quoted_html(html: str) -> str:
+    """The body without its folded quote, for emails to agents: many mail clients ignore <details>, and the
+    agent opens the ticket for the history. The fold is always the body's last part (see ``_fold``)."""
+    return _FOLDED.sub("", html)
