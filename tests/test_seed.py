@@ -14,6 +14,7 @@ from django.db import connection
 
 from customers.models import Customer
 from helpdesk.models import Team, User
+from tickets.mail.models import Mailbox
 from tickets.management.commands.bench import percentile
 from tickets.models import Message, Tag, Ticket, TicketEvent
 from tickets.seeding import BULK_TABLES, LONG_TICKET_MESSAGES, seed_dataset
@@ -218,6 +219,8 @@ def test_demo_data_loads_what_it_promises_once(db, settings, fast_passwords):
     oldest = Ticket.objects.order_by("created_at").first().created_at
     assert (Ticket.objects.order_by("-created_at").first().created_at - oldest).days >= 50
     assert broken_rules() == {}
+    assert sorted(Mailbox.objects.values_list("email_address", flat=True)) == [
+        "hello@beanandcrumb.example", "shop@beanandcrumb.example"]  # fmt: skip
 
     again = io.StringIO()
     call_command("demo_data", stdout=again)

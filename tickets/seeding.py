@@ -39,6 +39,7 @@ from customers.models import Customer, Organization
 from helpdesk.html import text_to_html
 from helpdesk.models import Team, User
 
+from .mail.models import Mailbox
 from .models import Message, Queue, Tag, Ticket, TicketEvent
 from .seeding_text import (
     AGENT_CLOSINGS,
@@ -848,6 +849,11 @@ def demo_data_load(*, password: str) -> DemoLogins | None:
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
         customers = _copy_customers(cursor, people, created_at=int(time.time()) - 2 * DEMO_DAYS * DAY)
+    # Where customers write: one mailbox per team, to its first queue (no IMAP server in the demo; try
+    # `manage.py ingest_email some.eml`, and see the replies in var/mail/).
+    for domain_part, queue in (("hello", queues[0]), ("shop", queues[2])):
+        Mailbox.objects.create(name=f"{queue.team.name}", email_address=f"{domain_part}@beanandcrumb.example",
+                               queue=queue, from_name="Bean & Crumb")  # fmt: skip
     # Regular business customers: an office that orders catering, a yoga studio next door.
     for (name, domain), members in zip(DEMO_ORGANIZATIONS, (customers[:6], customers[6:10]), strict=True):
         organization = Organization.objects.create(name=name, domains=[domain])
