@@ -4,13 +4,14 @@ Nothing leaves the machine. Production uses a real mail server (EMAIL_HOST and f
 """
 
 import argparse
+import os
 import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-MAIL_DIR = Path(__file__).resolve().parent.parent / "var" / "mail"
+MAIL_DIR = Path(os.environ.get("HELPDESK_VAR_DIR") or Path(__file__).resolve().parent.parent / "var") / "mail"
 
 
 class SaveToFolder:
