@@ -167,3 +167,19 @@ def test_email_body_keeps_the_quote_collapsed(email_ticket):
     message = Message.objects.get(ticket=email_ticket)
     assert message.email_message_id == "abc123@mail.customer.example"
     assert "order 1042 is late" in message.body_html
+
+
+def test_the_ticket_page_shows_how_each_reply_went(client, email_ticket, agent):
+    sent = services.ticket_reply(ticket=email_ticket, author=agent, body="First")
+    failed = services.ticket_reply(ticket=email_ticket, author=agent, body="Second")
+    services.ticket_reply(ticket=email_ticket, author=agent, body="Third")
+    Message.objects.filter(pk=sent.pk).update(delivery_status="sent")
+    Message.objects.filter(pk=failed.pk).update(delivery_status="failed", delivery_error="550 mailbox unavailable")
+    client.force_login(agent)
+
+    page = client.get(f"/tickets/{email_ticket.pk}/").content.decode()
+
+    assert "Emailed to ann@customer.example (copy to partner@customer.example)" in page
+    assert "This reply could not be emailed to the customer." in page and "550 mailbox unavailable" in page
+    assert f'action="/tickets/{email_ticket.pk}/messages/{failed.pk}/resend/"' in page
+    assert "Sending by email…" in page  # the third is still queued
