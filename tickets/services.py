@@ -161,15 +161,11 @@ def _add_message(
 def _add_cc(ticket: Ticket, addresses: Sequence[str]) -> None:
     """Remember the addresses a customer copied in: not the customer, not our mailboxes (nor their
     support+token@ reply addresses)."""
-    from .mail.models import mailbox_addresses
+    from .mail.models import is_our_address
 
-    def ours(address: str) -> bool:
-        local, _at, domain = address.partition("@")
-        return f"{local.split('+', 1)[0]}@{domain}" in mailboxes
-
-    mailboxes = mailbox_addresses()
     known = {address.lower() for address in (ticket.email_cc or [])} | {ticket.customer.email.lower()}
-    new = [a for a in dict.fromkeys(a.strip().lower() for a in addresses) if a and a not in known and not ours(a)]
+    new = [a for a in dict.fromkeys(a.strip().lower() for a in addresses)
+           if a and a not in known and not is_our_address(a)]  # fmt: skip
     if new:
         ticket.email_cc = [*(ticket.email_cc or []), *new][:50]
         Ticket.objects.filter(pk=ticket.pk).update(email_cc=ticket.email_cc)

@@ -26,7 +26,7 @@ from customers.services import customer_get_or_create
 from ..models import Message, Queue, Ticket
 from ..services import EmailDetails, ticket_add_customer_message, ticket_add_note, ticket_create
 from .ids import SUBJECT_REFERENCE, ticket_id_from_message_id, ticket_id_from_reply_token
-from .models import BlockedSender, InboundEmail, Mailbox
+from .models import BlockedSender, InboundEmail, Mailbox, without_plus
 from .parse import ParsedEmail, parse_email
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,7 @@ def _peek(raw: bytes) -> tuple[str, str, str, list[str]]:
 
 def mailbox_for(addresses: list[str]) -> Mailbox | None:
     """The active mailbox one of these addresses was sent to (support+anything@ counts as support@)."""
-    wanted = set()
-    for address in addresses:
-        local, _at, domain = address.strip().lower().partition("@")
-        wanted.add(f"{local.split('+', 1)[0]}@{domain}")
+    wanted = {without_plus(address) for address in addresses}
     if not wanted:
         return None
     query = Q()

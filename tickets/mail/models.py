@@ -193,6 +193,17 @@ def _blocked_patterns() -> frozenset:
     return _cached("blocked", lambda: BlockedSender.objects.values_list("pattern", flat=True))
 
 
+def without_plus(address: str) -> str:
+    """The address with any "+tag" of its local part removed, lower case: support+1042.ab@x is support@x."""
+    local, _at, domain = address.strip().lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def is_our_address(address: str) -> bool:
+    """One of our mailboxes, or a per-ticket reply address of one."""
+    return without_plus(address) in mailbox_addresses()
+
+
 def mailbox_addresses() -> frozenset:
     """Our mailboxes' addresses, lower case (cached like the block list)."""
     return _cached("mailboxes", lambda: (a.lower() for a in Mailbox.objects.values_list("email_address", flat=True)))
