@@ -206,9 +206,10 @@ def _walk_is_cheaper(estimated_matches: int) -> bool:
 
 
 def _ticket_count_estimate() -> int:
-    """The table's size as the planner knows it (kept up to date by autovacuum's ANALYZE)."""
+    """The table's size as the planner knows it (kept up to date by autovacuum's ANALYZE); at least 1, also
+    for a table never analyzed yet (reltuples -1), so that the index is preferred until the size is known."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'tickets_ticket'::regclass")
+        cursor.execute("SELECT greatest(reltuples, 1)::bigint FROM pg_class WHERE oid = 'tickets_ticket'::regclass")
         return cursor.fetchone()[0]
 
 
