@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,8 +36,9 @@ def _locked(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
 
 
-def _event(ticket, kind, *, actor=None, customer=None, field="", old="", new="", message=None, when=None):
-    return TicketEvent.objects.create(
+def _new_event(ticket, kind, *, actor=None, customer=None, field="", old="", new="", message=None, when=None):
+    """An audit-trail row, not yet saved (``_add_message`` writes it with the message's own, in one INSERT)."""
+    return TicketEvent(
         ticket=ticket,
         kind=kind,
         actor=actor,
@@ -46,6 +49,12 @@ def _event(ticket, kind, *, actor=None, customer=None, field="", old="", new="",
         message=message,
         created_at=when or timezone.now(),
     )
+
+
+def _event(ticket, kind, **details) -> TicketEvent:
+    event = _new_event(ticket, kind, **details)
+    event.save()
+    return event
 
 
 @dataclass(frozen=True)
@@ -85,14 +94,32 @@ def _body(body: str, *, is_html: bool, is_markdown: bool = False) -> tuple[str, 
     return text_to_html(text), text
 
 
-def _search_append(ticket_id: int, text: str) -> None:
-    """Add one message's words to the ticket's search vector (weight B)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE tickets_ticket SET search_vector = coalesce(search_vector, ''::tsvector)"
-            " || setweight(to_tsvector('helpdesk', %s), 'B') WHERE id = %s",
-            [text[:SEARCH_TEXT_LIMIT], ticket_id],
-        )
+def _message_body(body: str, *, is_html: bool, is_markdown: bool = False, email: EmailDetails | None = None,
+                  attachments: Sequence = ()) -> tuple[str, str]:  # fmt: skip
+    """(HTML, text) of a new message; a message needs one or the other, or an attachment."""
+    if email is not None:
+        return _email_body(email)
+    body_html, body_text = _body(body, is_html=is_html, is_markdown=is_markdown)
+    if not body_text and not attachments:
+        raise ValidationError(_("A message needs some text or an attachment."))
+    return body_html, body_text
+
+
+def _new_search_vector(subject: str, text: str) -> RawSQL:
+    """A new ticket's search vector: the subject (weight A) and its first message (weight B)."""
+    return RawSQL("setweight(to_tsvector('helpdesk', %s), 'A') || setweight(to_tsvector('helpdesk', %s), 'B')",
+                  [subject, text[:SEARCH_TEXT_LIMIT]], output_field=SearchVectorField())  # fmt: skip
+
+
+def _save_with_message(ticket: Ticket, message: Message, fields: Sequence[str] = ()) -> None:
+    """Save a ticket a message was just added to: the given fields, the message count, and the message's
+    words added to the search vector (weight B), in one UPDATE. The caller holds the row lock."""
+    ticket.message_count += 1
+    ticket.updated_at = message.created_at
+    values = {name: getattr(ticket, name) for name in {*fields, "message_count", "updated_at"}}
+    appended = RawSQL("coalesce(search_vector, ''::tsvector) || setweight(to_tsvector('helpdesk', %s), 'B')",
+                      [message.body_text[:SEARCH_TEXT_LIMIT]], output_field=SearchVectorField())  # fmt: skip
+    Ticket.objects.filter(pk=ticket.pk).update(**values, search_vector=appended)
 
 
 def ticket_search_refresh(*, ticket_id: int) -> None:
@@ -115,24 +142,19 @@ def _add_message(
     ticket: Ticket,
     *,
     kind: str,
-    body: str,
-    is_html: bool,
+    content: tuple[str, str],
     channel: str,
-    is_markdown: bool = False,
     author_user: User | None = None,
     author_customer: Customer | None = None,
     attachments: Sequence = (),
     when=None,
     email: EmailDetails | None = None,
     outbound_message_id: str = "",
-    index: bool = True,
+    events: Sequence[TicketEvent] = (),
 ) -> Message:
-    if email is not None:
-        body_html, body_text = _email_body(email)
-    else:
-        body_html, body_text = _body(body, is_html=is_html, is_markdown=is_markdown)
-        if not body_text and not attachments:
-            raise ValidationError(_("A message needs some text or an attachment."))
+    """Write a message (``content``: HTML and text from ``_message_body``), its attachments and its audit
+    row, with ``events`` in the same INSERT. The caller saves the ticket (``_save_with_message``)."""
+    body_html, body_text = content
     now = when or timezone.now()
     message = Message.objects.create(
         ticket=ticket,
@@ -149,12 +171,9 @@ def _add_message(
     if email is not None and email.cc:
         _add_cc(ticket, email.cc)
     attachments_store(message, attachments)
-    _event(ticket, TicketEvent.Kind.MESSAGE, actor=author_user, customer=author_customer, new=kind,
-           message=message, when=now)  # fmt: skip
-    ticket.message_count += 1
-    ticket.updated_at = now
-    if index:  # ticket_create indexes the first message with the subject, in one statement
-        _search_append(ticket.pk, body_text)
+    TicketEvent.objects.bulk_create([*events, _new_event(ticket, TicketEvent.Kind.MESSAGE, actor=author_user,
+                                                         customer=author_customer, new=kind, message=message,
+                                                         when=now)])  # fmt: skip
     return message
 
 
@@ -236,6 +255,12 @@ def ticket_create(
         attachment_validate_all(attachments)
     if assignee is not None:
         _check_assignable(assignee, queue)
+    content = _message_body(body, is_html=body_is_html, email=email, attachments=attachments)
+    if created_by is not None and channel == Ticket.Channel.AGENT:
+        # An outbound email: the agent writes to the customer first.
+        kind, author_customer = Message.Kind.REPLY, None
+    else:
+        kind, author_customer = Message.Kind.CUSTOMER, customer
 
     now = timezone.now()
     ticket = Ticket.objects.create(
@@ -250,22 +275,19 @@ def ticket_create(
         follow_up_of=follow_up_of,
         created_at=now,
         updated_at=now,
+        # the first message's counters and words go in with the ticket: no UPDATE after the message
+        message_count=1,
+        last_customer_message_at=now if kind == Message.Kind.CUSTOMER else None,
+        last_agent_reply_at=now if kind == Message.Kind.REPLY else None,
+        search_vector=_new_search_vector(subject, content[1]),
     )
-    _event(ticket, TicketEvent.Kind.CREATED, actor=created_by, customer=None if created_by else customer,
-           new=channel, when=now)  # fmt: skip
-    if created_by is not None and channel == Ticket.Channel.AGENT:
-        # An outbound email: the agent writes to the customer first.
-        kind, author_customer = Message.Kind.REPLY, None
-    else:
-        kind, author_customer = Message.Kind.CUSTOMER, customer
-    message = _add_message(ticket, kind=kind, body=body, is_html=body_is_html, channel=channel,
-                           author_user=created_by, author_customer=author_customer, attachments=attachments,
-                           when=now, email=email, index=False)  # fmt: skip
+    del ticket.search_vector  # deferred from now on: a later save() must not write the expression again
+    created = _new_event(ticket, TicketEvent.Kind.CREATED, actor=created_by,
+                         customer=None if created_by else customer, new=channel, when=now)  # fmt: skip
+    message = _add_message(ticket, kind=kind, content=content, channel=channel, author_user=created_by,
+                           author_customer=author_customer, attachments=attachments, when=now, email=email,
+                           events=[created])  # fmt: skip
     ticket.first_message = message  # for callers that go on with it (inbound email), saving a query
-    if kind == Message.Kind.CUSTOMER:
-        ticket.last_customer_message_at = now
-    else:
-        ticket.last_agent_reply_at = now
     if assignee is not None:
         _event(ticket, TicketEvent.Kind.FIELD, actor=created_by, field="assignee", new=assignee.pk, when=now)
         if assignee != created_by:
@@ -274,14 +296,6 @@ def ticket_create(
         _set_tags(ticket, add=tags, actor=created_by)
     if follow_up_of is not None:
         TicketLink.objects.create(from_ticket=ticket, to_ticket=follow_up_of, created_by=created_by)
-    with connection.cursor() as cursor:  # the counters and the search vector (subject A, message B) at once
-        cursor.execute(
-            "UPDATE tickets_ticket SET message_count = %s, updated_at = %s, last_customer_message_at = %s,"
-            " last_agent_reply_at = %s, search_vector = setweight(to_tsvector('helpdesk', %s), 'A')"
-            " || setweight(to_tsvector('helpdesk', %s), 'B') WHERE id = %s",
-            [ticket.message_count, ticket.updated_at, ticket.last_customer_message_at, ticket.last_agent_reply_at,
-             subject, message.body_text[:SEARCH_TEXT_LIMIT], ticket.pk],
-        )  # fmt: skip
 
     if created_by is None and channel in ACKNOWLEDGED_CHANNELS and not (email and email.automatic):
         from .tasks import send_acknowledgement_task
@@ -336,13 +350,14 @@ def ticket_add_customer_message(
             email=email,
         )
         return follow_up, follow_up.messages.get()
-    message = _add_message(ticket, kind=Message.Kind.CUSTOMER, body=body, is_html=body_is_html, channel=channel,
+    content = _message_body(body, is_html=body_is_html, email=email, attachments=attachments)
+    message = _add_message(ticket, kind=Message.Kind.CUSTOMER, content=content, channel=channel,
                            author_customer=customer, attachments=attachments, email=email)  # fmt: skip
     ticket.last_customer_message_at = message.created_at
-    fields = ["message_count", "updated_at", "last_customer_message_at"]
+    fields = ["last_customer_message_at"]
     if ticket.status in (Status.SOLVED, Status.PENDING):
         fields += _apply_status(ticket, Status.OPEN, customer=customer, when=message.created_at)
-    ticket.save(update_fields=fields)
+    _save_with_message(ticket, message, fields)
     if ticket.assignee_id is not None:
         from .notifications import notification_add
         from .tasks import notify_customer_replied_task
@@ -374,19 +389,20 @@ def ticket_reply(
         raise InvalidTransition(_("This ticket is closed; replies are no longer possible."))
     from .mail.outbound import new_reply_message_id
 
-    message = _add_message(ticket, kind=Message.Kind.REPLY, body=body, is_html=body_is_html,
-                           is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
-                           attachments=attachments, outbound_message_id=new_reply_message_id(ticket))  # fmt: skip
+    content = _message_body(body, is_html=body_is_html, is_markdown=body_is_markdown, attachments=attachments)
+    message = _add_message(ticket, kind=Message.Kind.REPLY, content=content, channel=ticket.channel,
+                           author_user=author, attachments=attachments,
+                           outbound_message_id=new_reply_message_id(ticket))  # fmt: skip
     now = message.created_at
     ticket.last_agent_reply_at = now
-    fields = ["message_count", "updated_at", "last_agent_reply_at"]
+    fields = ["last_agent_reply_at"]
     if ticket.first_response_at is None and not ticket.opened_by_agent:
         ticket.first_response_at = now
         fields.append("first_response_at")
     new_status = status or (Status.OPEN if ticket.status == Status.NEW else None)
     if new_status:
         fields += _apply_status(ticket, new_status, actor=author, when=now)
-    ticket.save(update_fields=fields)
+    _save_with_message(ticket, message, fields)
     # Every public reply goes to the customer by email, sent after commit.
     from .tasks import send_reply_task
 
@@ -402,10 +418,10 @@ def ticket_add_note(*, ticket: Ticket, author: User | None, body: str, body_is_h
     attachment_validate_all(attachments)
     ticket = _locked(ticket)
     _refuse_if_merged(ticket)
-    message = _add_message(ticket, kind=Message.Kind.NOTE, body=body, is_html=body_is_html,
-                           is_markdown=body_is_markdown, channel=ticket.channel, author_user=author,
-                           attachments=attachments)  # fmt: skip
-    ticket.save(update_fields=["message_count", "updated_at"])
+    content = _message_body(body, is_html=body_is_html, is_markdown=body_is_markdown, attachments=attachments)
+    message = _add_message(ticket, kind=Message.Kind.NOTE, content=content, channel=ticket.channel,
+                           author_user=author, attachments=attachments)  # fmt: skip
+    _save_with_message(ticket, message)
     if author is not None and "@" in message.body_text:
         from .notifications import mentioned_agents, notification_add
         from .tasks import notify_mentioned_task
@@ -421,8 +437,9 @@ def ticket_add_note(*, ticket: Ticket, author: User | None, body: str, body_is_h
 def ticket_add_system_message(*, ticket: Ticket, body: str) -> Message:
     """A message the system wrote (acknowledgement, automation). Never a response."""
     ticket = _locked(ticket)
-    message = _add_message(ticket, kind=Message.Kind.SYSTEM, body=body, is_html=False, channel=ticket.channel)
-    ticket.save(update_fields=["message_count", "updated_at"])
+    message = _add_message(ticket, kind=Message.Kind.SYSTEM, content=_message_body(body, is_html=False),
+                           channel=ticket.channel)  # fmt: skip
+    _save_with_message(ticket, message)
     return message
 
 
