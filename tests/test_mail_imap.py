@@ -41,7 +41,7 @@ def raw_email(number: int, *, message_id: str | None = None) -> bytes:
 def scheduled(monkeypatch):
     """Processing is not run here: record what would have been queued on commit instead."""
     ids = []
-    monkeypatch.setattr("tickets.mail.inbound._schedule", ids.append)
+    monkeypatch.setattr("tickets.mail.inbound._schedule", ids.extend)
     return ids
 
 
@@ -270,13 +270,14 @@ def test_a_crash_after_storing_fetches_the_rest_and_nothing_twice(imap_server, m
     messages = [raw_email(number) for number in (1, 2, 3)]
     for raw in messages:
         imap_server.append(raw)
-    real_store = imap.inbound_store
+    real_store = imap.inbound_store_many
 
     def store_then_crash(**kwargs):
         real_store(**kwargs)
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(imap, "inbound_store", store_then_crash)
+    monkeypatch.setattr(imap, "STORE_BATCH", 1)
+    monkeypatch.setattr(imap, "inbound_store_many", store_then_crash)
     with pytest.raises(RuntimeError):
         fetch_mailbox(mailbox_id=mailbox.pk)
     assert stored(mailbox) == messages[:1]  # committed, but the progress did not move past it
@@ -284,7 +285,7 @@ def test_a_crash_after_storing_fetches_the_rest_and_nothing_twice(imap_server, m
     assert mailbox.imap_last_uid == 0
     assert "worker killed" in mailbox.last_fetch_error
 
-    monkeypatch.setattr(imap, "inbound_store", real_store)
+    monkeypatch.setattr(imap, "inbound_store_many", real_store)
     assert fetch_mailbox(mailbox_id=mailbox.pk) == 2
 
     assert stored(mailbox) == messages

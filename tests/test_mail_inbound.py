@@ -5,7 +5,14 @@ import pytest
 from customers.models import Customer
 from tickets import services
 from tickets.mail import ids
-from tickets.mail.inbound import inbound_process, inbound_reprocess, inbound_store
+from tickets.mail import inbound as inbound_module
+from tickets.mail.inbound import (
+    inbound_process,
+    inbound_process_many,
+    inbound_reprocess,
+    inbound_store,
+    inbound_store_many,
+)
 from tickets.mail.models import BlockedSender, InboundEmail, Mailbox
 from tickets.models import Message, Ticket
 
@@ -43,6 +50,61 @@ def test_without_a_message_id_the_bytes_decide(mailbox):
 def test_plus_addressed_mail_finds_its_mailbox(mailbox):
     row, _ = inbound_store(raw=raw_email(to="Support <support+1001.abcdef12@Shop.example>"), source="pipe")
     assert row.mailbox == mailbox
+
+
+def test_a_batch_is_stored_in_one_go_and_scheduled_as_one_task(mailbox, queue, django_capture_on_commit_callbacks,
+                                                                 monkeypatch):  # fmt: skip
+    other = Mailbox.objects.create(name="Other", email_address="hello@shop.example", queue=queue)
+    earlier, _ = inbound_store(raw=raw_email(message_id="<earlier@customer.example>"), source="imap")
+    no_id = raw_email(subject="No id").replace(b"Message-ID:", b"X-Old-Message-ID:")
+    raws = [
+        raw_email(message_id="<a@customer.example>"),
+        raw_email(message_id="<earlier@customer.example>"),  # stored before
+        raw_email(message_id="<a@customer.example>", subject="Same id again"),  # twice in the batch
+        no_id,
+        no_id,  # the same bytes again
+        raw_email(message_id="<a@customer.example>", to="hello@shop.example"),  # same id, other mailbox
+    ]
+    scheduled = []
+    monkeypatch.setattr(inbound_module, "_schedule", scheduled.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = inbound_store_many(raws=raws, source="file")
+
+    assert [new for _row, new in stored] == [True, False, False, True, False, True]
+    rows = [row for row, _new in stored]
+    assert rows[1].pk == earlier.pk and rows[2].pk == rows[0].pk and rows[4].pk == rows[3].pk
+    assert [row.mailbox for row in rows] == [mailbox] * 5 + [other]
+    assert InboundEmail.objects.count() == 4 and bytes(InboundEmail.objects.get(pk=rows[0].pk).raw) == raws[0]
+    assert scheduled == [[rows[0].pk, rows[3].pk, rows[5].pk]]  # the new ones, one task
+
+
+def test_a_batch_is_processed_with_each_message_on_its_own(mailbox, monkeypatch):
+    from tickets.mail import parse
+
+    real_parse = parse.parse_email
+
+    def fails_on_the_second(raw):
+        if b"Second" in raw:
+            raise RuntimeError("the parser fell over")
+        return real_parse(raw)
+
+    monkeypatch.setattr(inbound_module, "parse_email", fails_on_the_second)
+    monkeypatch.setattr(inbound_module, "BATCH_MESSAGES", 2)
+    stored = inbound_store_many(raws=[raw_email(subject=s) for s in ("First", "Second", "Third")], source="file")
+    done = inbound_store(raw=raw_email(subject="Done before"), source="pipe")[0]
+    inbound_process(inbound_id=done.pk)
+    ids_ = [row.pk for row, _new in stored]
+
+    rows = inbound_process_many(inbound_ids=[*reversed(ids_), done.pk, 10**9])  # any order; gone ids skipped
+
+    assert [row.pk for row in rows] == sorted([*ids_, done.pk])
+    assert [(r.status, r.outcome, r.attempts) for r in rows] == [("done", "new_ticket", 1), ("failed", "", 1),
+                                                                 ("done", "new_ticket", 1), ("done", "new_ticket", 1)]  # fmt: skip
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["Done before", "First", "Third"]
+    saved = InboundEmail.objects.get(pk=ids_[1])
+    assert saved.status == "failed" and saved.error == "RuntimeError: the parser fell over"
+    with pytest.raises(InboundEmail.DoesNotExist):
+        inbound_process(inbound_id=10**9)
 
 
 # --- new tickets -------------------------------------------------------------------------------

@@ -39,21 +39,20 @@ def notify_customer_replied_task(message_id: int) -> bool:
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_backoff_max=300, max_retries=10)
-def process_inbound_task(inbound_id: int) -> str:
-    """Parse one stored inbound email and put it on its ticket. Idempotent."""
-    from .mail.inbound import inbound_process
+def process_inbound_task(*inbound_ids: int) -> list[str]:
+    """Parse stored inbound emails (one, or a batch stored together) and put each on its ticket. Idempotent."""
+    from .mail.inbound import inbound_process_many
 
-    return inbound_process(inbound_id=inbound_id).status
+    return [row.status for row in inbound_process_many(inbound_ids=inbound_ids)]
 
 
 @shared_task
 def process_waiting_inbound_task() -> int:
     """Beat: process inbound emails that were stored but never processed (broker or worker was down)."""
-    from .mail.inbound import inbound_process, waiting_inbound_ids
+    from .mail.inbound import inbound_process_many, waiting_inbound_ids
 
     ids = waiting_inbound_ids()
-    for inbound_id in ids:
-        inbound_process(inbound_id=inbound_id)
+    inbound_process_many(inbound_ids=ids)
     return len(ids)
 
 

@@ -1,8 +1,9 @@
 """Fetch inbound email from the mailboxes' IMAP folders.
 
-Each new message is stored with ``inbound_store`` (which commits it and schedules its processing), and only
-then does the mailbox's progress (the highest UID stored, under the folder's UIDVALIDITY) move past it:
-a crash in between means fetching that message again, which ``inbound_store`` turns into a no-op. The
+New messages are stored in batches with ``inbound_store_many`` (which commits them and schedules their
+processing), and only then does the mailbox's progress (the highest UID stored, under the folder's
+UIDVALIDITY) move past them: a crash in between means fetching those messages again, which
+``inbound_store_many`` turns into a no-op. The
 folder is opened read-only (EXAMINE) and read with BODY.PEEK[], so nothing on the server changes: no
 \\Seen flag, nothing deleted or moved. IDLE is not supported: mailboxes are polled.
 """
@@ -17,7 +18,7 @@ from contextlib import contextmanager, suppress
 from django.db import connection
 from django.utils import timezone
 
-from .inbound import inbound_store
+from .inbound import inbound_store_many
 from .models import InboundEmail, Mailbox
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 TIMEOUT = 30  # seconds, for connecting and for every read
 _LOCK_NAMESPACE = 0x494D4150  # "IMAP": the upper half of the advisory lock key; the mailbox id is the lower
 _FETCH_UID = re.compile(rb"\bUID (\d+)")
+STORE_BATCH = 25  # messages stored in one transaction (and processed as one task)
+STORE_BATCH_BYTES = 10_000_000
 
 
 class ImapFetchError(Exception):
@@ -95,14 +98,25 @@ def _fetch(mailbox: Mailbox, batch: int) -> int:
             raise imaplib.IMAP4.error(f"SEARCH failed: {_text(data)}")
         # "n:*" also matches the newest message when n is beyond it, so keep only the UIDs above last_uid.
         uids = sorted(uid for uid in map(int, b" ".join(d for d in data if d).split()) if uid > last_uid)
-        stored = 0
+        stored, fetched, size = 0, [], 0
         for uid in uids[:batch]:
-            raw = _fetch_message(imap, uid)
-            if raw is not None:  # None: expunged since the SEARCH, nothing left to store
-                _row, new = inbound_store(raw=raw, source=InboundEmail.Source.IMAP, mailbox=mailbox)
-                stored += new
-            _save_progress(mailbox.pk, uid)
-        return stored
+            raw = _fetch_message(imap, uid)  # None: expunged since the SEARCH, nothing left to store
+            fetched.append((uid, raw))
+            size += len(raw or b"")
+            if len(fetched) >= STORE_BATCH or size >= STORE_BATCH_BYTES:
+                stored += _store(mailbox, fetched)
+                fetched, size = [], 0
+        return stored + _store(mailbox, fetched)
+
+
+def _store(mailbox: Mailbox, fetched: list[tuple[int, bytes | None]]) -> int:
+    """Store fetched messages, then move the mailbox's progress past them; returns how many were new."""
+    if not fetched:
+        return 0
+    raws = [raw for _uid, raw in fetched if raw is not None]
+    stored = inbound_store_many(raws=raws, source=InboundEmail.Source.IMAP, mailbox=mailbox)
+    _save_progress(mailbox.pk, fetched[-1][0])
+    return sum(new for _row, new in stored)
 
 
 def _fetch_message(imap: imaplib.IMAP4, uid: int) -> bytes | None:

@@ -15,10 +15,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from tickets.mail.inbound import inbound_store
+from tickets.mail.inbound import inbound_store_many
 from tickets.mail.models import InboundEmail, Mailbox
 
 EX_TEMPFAIL = 75
+BATCH = 25  # messages of files, maildirs and mbox files stored in one transaction
 
 
 def _messages(path: Path) -> Iterator[bytes]:
@@ -56,14 +57,19 @@ class Command(BaseCommand):
                 raw = sys.stdin.buffer.read()
                 if not raw.strip():
                     raise CommandError("No message on standard input.")
-                self._store(raw, InboundEmail.Source.PIPE, chosen)
+                self._store([raw], InboundEmail.Source.PIPE, chosen)
                 return
             for name in paths:
                 path = Path(name).expanduser()
                 if not path.exists():
                     raise CommandError(f"{name}: no such file or folder.")
+                batch = []
                 for raw in _messages(path):
-                    self._store(raw, InboundEmail.Source.FILE, chosen)
+                    batch.append(raw)
+                    if len(batch) >= BATCH:
+                        self._store(batch, InboundEmail.Source.FILE, chosen)
+                        batch = []
+                self._store(batch, InboundEmail.Source.FILE, chosen)
         except DatabaseError as error:
             self.stderr.write(f"The database cannot be reached ({error}); try again later.")
             sys.exit(EX_TEMPFAIL)
@@ -76,7 +82,7 @@ class Command(BaseCommand):
             raise CommandError(f"No mailbox with the address {address}; add it in the admin first.")
         return found
 
-    def _store(self, raw: bytes, source: str, mailbox: Mailbox | None) -> None:
-        row, created = inbound_store(raw=raw, source=source, mailbox=mailbox)
-        state = "stored" if created else "already stored"
-        self.stdout.write(f"{state}: #{row.pk} {row.sender or '?'}: {row.subject or '(no subject)'}")
+    def _store(self, raws: list[bytes], source: str, mailbox: Mailbox | None) -> None:
+        for row, created in inbound_store_many(raws=raws, source=source, mailbox=mailbox):
+            state = "stored" if created else "already stored"
+            self.stdout.write(f"{state}: #{row.pk} {row.sender or '?'}: {row.subject or '(no subject)'}")
