@@ -112,13 +112,18 @@ def _new_search_vector(subject: str, text: str) -> RawSQL:
 
 
 def _save_with_message(ticket: Ticket, message: Message, fields: Sequence[str] = ()) -> None:
-    """Save a ticket a message was just added to: the given fields, the message count, and the message's
+    _save_with_messages(ticket, [message], fields)
+
+
+def _save_with_messages(ticket: Ticket, messages: Sequence[Message], fields: Sequence[str] = ()) -> None:
+    """Save a ticket messages were just added to: the given fields, the message count, and the messages'
     words added to the search vector (weight B), in one UPDATE. The caller holds the row lock."""
-    ticket.message_count += 1
-    ticket.updated_at = message.created_at
+    ticket.message_count += len(messages)
+    ticket.updated_at = messages[-1].created_at
     values = {name: getattr(ticket, name) for name in {*fields, "message_count", "updated_at"}}
+    text = " ".join(message.body_text for message in messages)[:SEARCH_TEXT_LIMIT]
     appended = RawSQL("coalesce(search_vector, ''::tsvector) || setweight(to_tsvector('helpdesk', %s), 'B')",
-                      [message.body_text[:SEARCH_TEXT_LIMIT]], output_field=SearchVectorField())  # fmt: skip
+                      [text], output_field=SearchVectorField())  # fmt: skip
     Ticket.objects.filter(pk=ticket.pk).update(**values, search_vector=appended)
 
 
@@ -138,46 +143,62 @@ def ticket_search_refresh(*, ticket_id: int) -> None:
         )
 
 
-def _add_message(
-    ticket: Ticket,
-    *,
-    kind: str,
-    content: tuple[str, str],
-    channel: str,
-    author_user: User | None = None,
-    author_customer: Customer | None = None,
-    attachments: Sequence = (),
-    when=None,
-    email: EmailDetails | None = None,
-    outbound_message_id: str = "",
-    events: Sequence[TicketEvent] = (),
-) -> Message:
-    """Write a message (``content``: HTML and text from ``_message_body``), its attachments and its audit
-    row, with ``events`` in the same INSERT. The caller saves the ticket (``_save_with_message``)."""
-    body_html, body_text = content
-    now = when or timezone.now()
-    message = Message.objects.create(
-        ticket=ticket,
-        kind=kind,
-        body_html=body_html,
-        body_text=body_text,
-        channel=channel,
-        author_user=author_user,
-        author_customer=author_customer,
-        created_at=now,
-        email_message_id=email.message_id[:255] if email else outbound_message_id,
-        delivery_status=Message.DeliveryStatus.QUEUED if outbound_message_id else "",
-    )
-    if email is not None and email.cc:
-        _add_cc(ticket, email.cc)
-    attachments_store(message, attachments)
-    TicketEvent.objects.bulk_create([*events, _new_event(ticket, TicketEvent.Kind.MESSAGE, actor=author_user,
-                                                         customer=author_customer, new=kind, message=message,
-                                                         when=now)])  # fmt: skip
-    return message
+@dataclass
+class _NewMessage:
+    """A message to write (see ``_add_messages``); ``content`` is (HTML, text) from ``_message_body``."""
+
+    ticket: Ticket
+    kind: str
+    content: tuple[str, str]
+    channel: str
+    author_user: User | None = None
+    author_customer: Customer | None = None
+    attachments: Sequence = ()
+    when: object = None
+    email: EmailDetails | None = None
+    outbound_message_id: str = ""
+    events: Sequence[TicketEvent] = ()
+    with_ticket: bool = False  # written with a new ticket, whose Cc was set on it already
 
 
-def _add_cc(ticket: Ticket, addresses: Sequence[str]) -> None:
+def _add_message(ticket: Ticket, **details) -> Message:
+    """Write one message, its attachments and its audit row. The caller saves the ticket
+    (``_save_with_message``)."""
+    return _add_messages([_NewMessage(ticket, **details)])[0]
+
+
+def _add_messages(new: Sequence[_NewMessage]) -> list[Message]:
+    """Write messages in one INSERT, their attachments, and their audit rows (with each one's ``events``)
+    in one more."""
+    messages = Message.objects.bulk_create([
+        Message(
+            ticket=item.ticket,
+            kind=item.kind,
+            body_html=item.content[0],
+            body_text=item.content[1],
+            channel=item.channel,
+            author_user=item.author_user,
+            author_customer=item.author_customer,
+            created_at=item.when or timezone.now(),
+            email_message_id=item.email.message_id[:255] if item.email else item.outbound_message_id,
+            delivery_status=Message.DeliveryStatus.QUEUED if item.outbound_message_id else "",
+        )
+        for item in new
+    ])  # fmt: skip
+    events = []
+    for item, message in zip(new, messages, strict=True):
+        if item.email is not None and item.email.cc and not item.with_ticket:
+            _add_cc(item.ticket, item.email.cc)
+        attachments_store(message, item.attachments)
+        item.ticket.updated_at = message.created_at
+        events += [*item.events, _new_event(item.ticket, TicketEvent.Kind.MESSAGE, actor=item.author_user,
+                                            customer=item.author_customer, new=item.kind, message=message,
+                                            when=message.created_at)]  # fmt: skip
+    TicketEvent.objects.bulk_create(events)
+    return messages
+
+
+def _add_cc(ticket: Ticket, addresses: Sequence[str], *, save: bool = True) -> None:
     """Remember the addresses a customer copied in: not the customer, not our mailboxes (nor their
     support+token@ reply addresses)."""
     from .mail.models import is_our_address
@@ -187,7 +208,8 @@ def _add_cc(ticket: Ticket, addresses: Sequence[str]) -> None:
            if a and a not in known and not is_our_address(a)]  # fmt: skip
     if new:
         ticket.email_cc = [*(ticket.email_cc or []), *new][:50]
-        Ticket.objects.filter(pk=ticket.pk).update(email_cc=ticket.email_cc)
+        if save:
+            Ticket.objects.filter(pk=ticket.pk).update(email_cc=ticket.email_cc)
 
 
 def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, when=None) -> list[str]:
@@ -219,7 +241,25 @@ def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, whe
 # --- create ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket to open: ``ticket_create``'s arguments, for ``tickets_create``."""
+
+    customer: Customer
+    subject: str
+    body: str
+    channel: str
+    queue: Queue
+    priority: str = Ticket.Priority.NORMAL
+    body_is_html: bool = False
+    created_by: User | None = None
+    assignee: User | None = None
+    tags: Iterable[str] = ()
+    attachments: Sequence = ()
+    follow_up_of: Ticket | None = None
+    email: EmailDetails | None = None
+
+
 def ticket_create(
     *,
     customer: Customer,
@@ -242,66 +282,99 @@ def ticket_create(
     email); such tickets get no acknowledgement and, per METRICS.md, no first response time.
     ``email``: the ticket comes from an inbound email (its body, Message-ID and Cc).
     """
-    subject = " ".join((subject or "").split())[:255]
-    if not subject and email is not None:
+    return tickets_create([NewTicket(customer=customer, subject=subject, body=body, channel=channel, queue=queue,
+                                     priority=priority, body_is_html=body_is_html, created_by=created_by,
+                                     assignee=assignee, tags=tags, attachments=attachments,
+                                     follow_up_of=follow_up_of, email=email)])[0]  # fmt: skip
+
+
+@transaction.atomic
+def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
+    """Open tickets, each as ``ticket_create`` describes, all or none: several at once (a batch of inbound
+    email) take the same few statements as one."""
+    checked = [_check_new_ticket(draft) for draft in drafts]
+    now = timezone.now()
+    tickets = []
+    for draft, (subject, content, kind) in zip(drafts, checked, strict=True):
+        ticket = Ticket(
+            subject=subject,
+            priority=draft.priority,
+            priority_rank=Ticket.PRIORITY_RANK[draft.priority],
+            queue=draft.queue,
+            customer=draft.customer,
+            channel=draft.channel,
+            created_by=draft.created_by,
+            assignee=draft.assignee,
+            follow_up_of=draft.follow_up_of,
+            created_at=now,
+            updated_at=now,
+            # the first message's counters and words go in with the ticket: no UPDATE after the message
+            message_count=1,
+            last_customer_message_at=now if kind == Message.Kind.CUSTOMER else None,
+            last_agent_reply_at=now if kind == Message.Kind.REPLY else None,
+            search_vector=_new_search_vector(subject, content[1]),
+        )
+        if draft.email is not None and draft.email.cc:
+            _add_cc(ticket, draft.email.cc, save=False)
+        tickets.append(ticket)
+    Ticket.objects.bulk_create(tickets)
+    new_messages = []
+    for ticket, draft, (_subject, content, kind) in zip(tickets, drafts, checked, strict=True):
+        del ticket.search_vector  # deferred from now on: a later save() must not write the expression again
+        created = _new_event(ticket, TicketEvent.Kind.CREATED, actor=draft.created_by,
+                             customer=None if draft.created_by else draft.customer, new=draft.channel, when=now)  # fmt: skip
+        new_messages.append(_NewMessage(
+            ticket, kind=kind, content=content, channel=draft.channel, author_user=draft.created_by,
+            author_customer=draft.customer if kind == Message.Kind.CUSTOMER else None,
+            attachments=draft.attachments, when=now, email=draft.email, events=[created], with_ticket=True,
+        ))  # fmt: skip
+    for ticket, message in zip(tickets, _add_messages(new_messages), strict=True):
+        ticket.first_message = message  # for callers that go on with it (inbound email), saving a query
+    acknowledged = []
+    for ticket, draft in zip(tickets, drafts, strict=True):
+        _after_create(ticket, draft, now)
+        if (draft.created_by is None and draft.channel in ACKNOWLEDGED_CHANNELS
+                and not (draft.email and draft.email.automatic)):  # fmt: skip
+            acknowledged.append(ticket.pk)
+    if acknowledged:
+        from .tasks import send_acknowledgement_task
+
+        send_acknowledgement_task.delay_on_commit(*acknowledged)
+    return tickets
+
+
+def _check_new_ticket(draft: NewTicket) -> tuple[str, tuple[str, str], str]:
+    """(subject, content, kind of the first message) of a ticket to open, or ValidationError."""
+    subject = " ".join((draft.subject or "").split())[:255]
+    if not subject and draft.email is not None:
         subject = _("(no subject)")
     if not subject:
         raise ValidationError(_("A ticket needs a subject."))
-    if channel not in Ticket.Channel.values:
-        raise ValidationError(_("Unknown channel “%(channel)s”."), params={"channel": channel})
-    if priority not in Ticket.Priority.values:
-        raise ValidationError(_("Unknown priority “%(priority)s”."), params={"priority": priority})
-    if email is None:
-        attachment_validate_all(attachments)
-    if assignee is not None:
-        _check_assignable(assignee, queue)
-    content = _message_body(body, is_html=body_is_html, email=email, attachments=attachments)
-    if created_by is not None and channel == Ticket.Channel.AGENT:
-        # An outbound email: the agent writes to the customer first.
-        kind, author_customer = Message.Kind.REPLY, None
-    else:
-        kind, author_customer = Message.Kind.CUSTOMER, customer
+    if draft.channel not in Ticket.Channel.values:
+        raise ValidationError(_("Unknown channel “%(channel)s”."), params={"channel": draft.channel})
+    if draft.priority not in Ticket.Priority.values:
+        raise ValidationError(_("Unknown priority “%(priority)s”."), params={"priority": draft.priority})
+    if draft.email is None:
+        attachment_validate_all(draft.attachments)
+    if draft.assignee is not None:
+        _check_assignable(draft.assignee, draft.queue)
+    content = _message_body(draft.body, is_html=draft.body_is_html, email=draft.email, attachments=draft.attachments)
+    # An agent's outbound email: the agent writes to the customer first.
+    outbound = draft.created_by is not None and draft.channel == Ticket.Channel.AGENT
+    return subject, content, Message.Kind.REPLY if outbound else Message.Kind.CUSTOMER
 
-    now = timezone.now()
-    ticket = Ticket.objects.create(
-        subject=subject,
-        priority=priority,
-        priority_rank=Ticket.PRIORITY_RANK[priority],
-        queue=queue,
-        customer=customer,
-        channel=channel,
-        created_by=created_by,
-        assignee=assignee,
-        follow_up_of=follow_up_of,
-        created_at=now,
-        updated_at=now,
-        # the first message's counters and words go in with the ticket: no UPDATE after the message
-        message_count=1,
-        last_customer_message_at=now if kind == Message.Kind.CUSTOMER else None,
-        last_agent_reply_at=now if kind == Message.Kind.REPLY else None,
-        search_vector=_new_search_vector(subject, content[1]),
-    )
-    del ticket.search_vector  # deferred from now on: a later save() must not write the expression again
-    created = _new_event(ticket, TicketEvent.Kind.CREATED, actor=created_by,
-                         customer=None if created_by else customer, new=channel, when=now)  # fmt: skip
-    message = _add_message(ticket, kind=kind, content=content, channel=channel, author_user=created_by,
-                           author_customer=author_customer, attachments=attachments, when=now, email=email,
-                           events=[created])  # fmt: skip
-    ticket.first_message = message  # for callers that go on with it (inbound email), saving a query
-    if assignee is not None:
-        _event(ticket, TicketEvent.Kind.FIELD, actor=created_by, field="assignee", new=assignee.pk, when=now)
-        if assignee != created_by:
-            _notify_assigned(ticket, assignee, actor=created_by)
-    if tags:
-        _set_tags(ticket, add=tags, actor=created_by)
-    if follow_up_of is not None:
-        TicketLink.objects.create(from_ticket=ticket, to_ticket=follow_up_of, created_by=created_by)
 
-    if created_by is None and channel in ACKNOWLEDGED_CHANNELS and not (email and email.automatic):
-        from .tasks import send_acknowledgement_task
-
-        send_acknowledgement_task.delay_on_commit(ticket.pk)
-    return ticket
+def _after_create(ticket: Ticket, draft: NewTicket, now) -> None:
+    """Assignee, tags and follow-up link of a new ticket (agents' and follow-up tickets only)."""
+    if draft.assignee is not None:
+        _event(ticket, TicketEvent.Kind.FIELD, actor=draft.created_by, field="assignee", new=draft.assignee.pk,
+               when=now)  # fmt: skip
+        if draft.assignee != draft.created_by:
+            _notify_assigned(ticket, draft.assignee, actor=draft.created_by)
+    if draft.tags:
+        _set_tags(ticket, add=draft.tags, actor=draft.created_by)
+    if draft.follow_up_of is not None:
+        TicketLink.objects.create(from_ticket=ticket, to_ticket=draft.follow_up_of, created_by=draft.created_by)
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -315,7 +388,20 @@ def _follow_merges(ticket: Ticket) -> Ticket:
     return ticket
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class CustomerMessage:
+    """A message from a customer: ``ticket_add_customer_message``'s arguments, for
+    ``tickets_add_customer_messages``."""
+
+    ticket: Ticket
+    body: str
+    channel: str
+    customer: Customer | None = None
+    body_is_html: bool = False
+    attachments: Sequence = ()
+    email: EmailDetails | None = None
+
+
 def ticket_add_customer_message(
     *,
     ticket: Ticket,
@@ -331,41 +417,66 @@ def ticket_add_customer_message(
     Solved or pending tickets reopen; a closed ticket is final, so the message opens a new ticket
     linked to it; a merged ticket passes the message on to the ticket it was merged into.
     """
-    ticket = _follow_merges(ticket)
-    customer = customer or ticket.customer
-    if email is None:
-        attachment_validate_all(attachments)
-    ticket = _locked(ticket)
-    if ticket.status == Status.CLOSED:
-        follow_up = ticket_create(
-            customer=customer,
-            subject=ticket.subject,
-            body=body,
-            body_is_html=body_is_html,
-            channel=channel,
-            queue=ticket.queue,
-            priority=ticket.priority,
-            attachments=attachments,
-            follow_up_of=ticket,
-            email=email,
-        )
-        return follow_up, follow_up.messages.get()
-    content = _message_body(body, is_html=body_is_html, email=email, attachments=attachments)
-    message = _add_message(ticket, kind=Message.Kind.CUSTOMER, content=content, channel=channel,
-                           author_customer=customer, attachments=attachments, email=email)  # fmt: skip
-    ticket.last_customer_message_at = message.created_at
-    fields = ["last_customer_message_at"]
-    if ticket.status in (Status.SOLVED, Status.PENDING):
-        fields += _apply_status(ticket, Status.OPEN, customer=customer, when=message.created_at)
-    _save_with_message(ticket, message, fields)
-    if ticket.assignee_id is not None:
-        from .notifications import notification_add
-        from .tasks import notify_customer_replied_task
+    return tickets_add_customer_messages([CustomerMessage(ticket=ticket, body=body, channel=channel,
+                                                          customer=customer, body_is_html=body_is_html,
+                                                          attachments=attachments, email=email)])[0]  # fmt: skip
 
+
+@transaction.atomic
+def tickets_add_customer_messages(items: Sequence[CustomerMessage]) -> list[tuple[Ticket, Message]]:
+    """Customer messages, each as ``ticket_add_customer_message`` describes, in order, all or none: several
+    at once (a batch of inbound email) take a few statements more than one."""
+    for item in items:
+        if item.email is None:
+            attachment_validate_all(item.attachments)
+    targets = [_follow_merges(item.ticket) for item in items]
+    customers = [item.customer or target.customer for item, target in zip(items, targets, strict=True)]
+    # Lock every ticket once, in id order, so that two batches cannot deadlock.
+    locked = {t.pk: t for t in Ticket.objects.select_for_update(of=("self",)).select_related("customer")
+              .filter(pk__in={t.pk for t in targets}).order_by("pk")}  # fmt: skip
+    results: list = [None] * len(items)
+    closed = [(index, item, locked[target.pk]) for index, (item, target) in enumerate(zip(items, targets, strict=True))
+              if locked[target.pk].status == Status.CLOSED]  # fmt: skip
+    follow_ups = tickets_create([
+        NewTicket(customer=customers[index], subject=ticket.subject, body=item.body,
+                  body_is_html=item.body_is_html, channel=item.channel, queue=ticket.queue, priority=ticket.priority,
+                  attachments=item.attachments, follow_up_of=ticket, email=item.email)
+        for index, item, ticket in closed
+    ]) if closed else []  # fmt: skip
+    for (index, _item, _ticket), follow_up in zip(closed, follow_ups, strict=True):
+        results[index] = (follow_up, follow_up.first_message)
+    open_items = [(index, item, locked[target.pk]) for index, (item, target)
+                  in enumerate(zip(items, targets, strict=True)) if results[index] is None]  # fmt: skip
+    new = [
+        _NewMessage(ticket, kind=Message.Kind.CUSTOMER, channel=item.channel,
+                    content=_message_body(item.body, is_html=item.body_is_html, email=item.email,
+                                          attachments=item.attachments),
+                    author_customer=customers[index], attachments=item.attachments, email=item.email)
+        for index, item, ticket in open_items
+    ]  # fmt: skip
+    changed: dict[int, tuple[Ticket, list[str], list[Message]]] = {}
+    for (index, _item, ticket), message in zip(open_items, _add_messages(new) if new else [], strict=True):
+        results[index] = (ticket, message)
+        ticket.last_customer_message_at = message.created_at
+        _ticket, fields, messages = changed.setdefault(ticket.pk, (ticket, ["last_customer_message_at"], []))
+        messages.append(message)
+        if ticket.status in (Status.SOLVED, Status.PENDING):
+            fields += _apply_status(ticket, Status.OPEN, customer=message.author_customer, when=message.created_at)
+    for ticket, fields, messages in changed.values():
+        _save_with_messages(ticket, messages, fields)
+        if ticket.assignee_id is not None:
+            _notify_customer_replied(ticket, messages)
+    return results
+
+
+def _notify_customer_replied(ticket: Ticket, messages: Sequence[Message]) -> None:
+    from .notifications import notification_add
+    from .tasks import notify_customer_replied_task
+
+    for message in messages:
         notification_add(recipient_id=ticket.assignee_id, kind=Notification.Kind.CUSTOMER_REPLIED, ticket=ticket,
                          message=message)  # fmt: skip
         notify_customer_replied_task.delay_on_commit(message.pk)
-    return ticket, message
 
 
 @transaction.atomic

@@ -12,9 +12,11 @@ from . import notifications, services
     retry_backoff_max=600,
     max_retries=8,
 )
-def send_acknowledgement_task(ticket_id: int) -> bool:
-    """Tell the customer their request arrived. Idempotent: the service sends at most once."""
-    return services.ticket_send_acknowledgement(ticket_id=ticket_id)
+def send_acknowledgement_task(*ticket_ids: int) -> int:
+    """Tell customers their requests arrived (one ticket, or a batch opened together); returns how many
+    emails went out. Idempotent: the service sends at most once per ticket, so a retry after a failure
+    sends only what is still due."""
+    return sum(services.ticket_send_acknowledgement(ticket_id=ticket_id) for ticket_id in ticket_ids)
 
 
 @shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=600,

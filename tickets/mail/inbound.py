@@ -28,13 +28,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from customers.services import customer_get_or_create
+from customers.services import customers_get_or_create
+from helpdesk.db import unnest
 
 from ..models import Message, Queue, Ticket
-from ..services import EmailDetails, ticket_add_customer_message, ticket_add_note, ticket_create
-from .ids import SUBJECT_REFERENCE, ticket_id_from_message_id, ticket_id_from_reply_token
+from ..services import (
+    CustomerMessage,
+    EmailDetails,
+    NewTicket,
+    ticket_add_note,
+    tickets_add_customer_messages,
+    tickets_create,
+)
+from .ids import ticket_id_from_message_id
 from .models import BlockedSender, InboundEmail, Mailbox, without_plus
 from .parse import ParsedEmail, parse_email
+from .threads import SameAs, find_tickets
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +130,10 @@ def _insert_new(rows: list[InboundEmail]) -> dict[tuple, int]:
     fields = [f for f in InboundEmail._meta.concrete_fields if not f.primary_key]
     connection = transaction.get_connection()
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
-    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for row in rows for f in fields]
+    values, params = unnest(fields, rows, connection, add=True)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {InboundEmail._meta.db_table} ({columns}) VALUES {placeholders} ON CONFLICT DO NOTHING"
+            f"INSERT INTO {InboundEmail._meta.db_table} ({columns}) SELECT * FROM {values} ON CONFLICT DO NOTHING"
             " RETURNING id, mailbox_id, header_message_id, sha256",
             params,
         )
@@ -199,47 +207,56 @@ def _process_batch(inbound_ids: list[int]) -> list[InboundEmail]:
         rows = list(InboundEmail.objects.select_for_update(of=("self",)).select_related("mailbox__queue")
                     .filter(pk__in=inbound_ids).order_by("pk"))  # fmt: skip
         pending = [inbound for inbound in rows if inbound.status != InboundEmail.Status.DONE]
+        errors: dict[int, str] = {}
+        parsed: dict[int, ParsedEmail] = {}
         for inbound in pending:
-            _process_one(inbound)
+            inbound.attempts += 1
+            try:
+                parsed[inbound.pk] = parse_email(bytes(inbound.raw))
+            except Exception as error:
+                errors[inbound.pk] = _failure(inbound, error)
+        routable = [inbound for inbound in pending if inbound.pk in parsed]
+        try:
+            with transaction.atomic():  # a failure undoes the half-made tickets, not the rows' bookkeeping
+                _route(routable, parsed)
+        except Exception:
+            # Something in the batch failed: each message on its own finds which (nothing else is lost).
+            for inbound in routable:
+                try:
+                    with transaction.atomic():
+                        _route([inbound], parsed)
+                except Exception as error:
+                    errors[inbound.pk] = _failure(inbound, error)
+        now = timezone.now()
+        for inbound in pending:
+            inbound.status = InboundEmail.Status.FAILED if inbound.pk in errors else InboundEmail.Status.DONE
+            inbound.error = errors.get(inbound.pk, "")
+            inbound.processed_at = now
         _save_outcomes(pending)
     return rows
 
 
+def _failure(inbound: InboundEmail, error: Exception) -> str:
+    logger.warning("Inbound email %s failed: %s", inbound.pk, error, exc_info=True)
+    inbound.outcome, inbound.ticket, inbound.message = InboundEmail.Outcome.NONE, None, None
+    return f"{type(error).__name__}: {error}"[:5000]
+
+
 def _save_outcomes(rows: list[InboundEmail]) -> None:
-    """One UPDATE ... FROM (VALUES ...) of the processing fields (never the raw bytes again).
-    ``bulk_update`` would do the same with a CASE per field and row, and take longer than the messages."""
+    """One UPDATE of the processing fields (never the raw bytes again). ``bulk_update`` would do the same
+    with a CASE per field and row, and take longer than the messages."""
     if not rows:
         return
-    fields = [InboundEmail._meta.get_field(name) for name in PROCESSING_FIELDS]
+    fields = [InboundEmail._meta.pk, *(InboundEmail._meta.get_field(name) for name in PROCESSING_FIELDS)]
     connection = transaction.get_connection()
-    types = ["bigint", *(f.cast_db_type(connection) for f in fields)]
-    row_sql = "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
-    params = []
-    for row in rows:
-        params += [row.pk, *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)]
+    values, params = unnest(fields, rows, connection)
     columns = [f.column for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {InboundEmail._meta.db_table} AS t SET {', '.join(f'{c} = v.{c}' for c in columns)}"
-            f" FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v(id, {', '.join(columns)}) WHERE t.id = v.id",
+            f"UPDATE {InboundEmail._meta.db_table} AS t SET {', '.join(f'{c} = v.{c}' for c in columns[1:])}"
+            f" FROM {values} AS v({', '.join(columns)}) WHERE t.id = v.id",
             params,
         )
-
-
-def _process_one(inbound: InboundEmail) -> None:
-    inbound.attempts += 1
-    try:
-        with transaction.atomic():  # a failure undoes the half-made ticket, not the row's bookkeeping
-            parsed = parse_email(bytes(inbound.raw))
-            _route(inbound, parsed)
-    except Exception as error:
-        logger.warning("Inbound email %s failed: %s", inbound.pk, error, exc_info=True)
-        inbound.status = InboundEmail.Status.FAILED
-        inbound.error = f"{type(error).__name__}: {error}"[:5000]
-    else:
-        inbound.status = InboundEmail.Status.DONE
-        inbound.error = ""
-    inbound.processed_at = timezone.now()
 
 
 PROCESSING_FIELDS = ["sender", "subject", "status", "outcome", "error", "defects", "attempts", "processed_at",
@@ -253,39 +270,69 @@ def inbound_reprocess(*, inbound: InboundEmail) -> InboundEmail:
     return inbound_process(inbound_id=inbound.pk)
 
 
-def _route(inbound: InboundEmail, parsed: ParsedEmail) -> None:
-    sender = (parsed.sender.email or next((a.email for a in parsed.reply_to if a.email), "")).strip()
-    inbound.sender = sender[:255]
-    inbound.subject = parsed.subject[:255]
-    inbound.defects = "\n".join(parsed.defects)[:5000]
-    if not sender:
-        raise ValueError(_("The message has no sender address (From)."))
-    if BlockedSender.blocks(sender):
-        inbound.outcome = InboundEmail.Outcome.BLOCKED
+def _route(rows: list[InboundEmail], parsed: dict[int, ParsedEmail]) -> None:
+    """Put each parsed email where it belongs: a new ticket, a reply on its ticket, a bounce note, or
+    nowhere (blocked). Raises on the first email that cannot be put anywhere (no sender, say)."""
+    emails = []
+    for inbound in rows:
+        email = parsed[inbound.pk]
+        sender = (email.sender.email or next((a.email for a in email.reply_to if a.email), "")).strip()
+        inbound.sender, inbound.subject = sender[:255], email.subject[:255]
+        inbound.defects = "\n".join(email.defects)[:5000]
+        inbound.outcome, inbound.ticket, inbound.message = InboundEmail.Outcome.NONE, None, None
+        if not sender:
+            raise ValueError(_("The message has no sender address (From)."))
+        if BlockedSender.blocks(sender):
+            inbound.outcome = InboundEmail.Outcome.BLOCKED
+        elif email.bounce is not None:
+            _record_bounce(inbound, email)
+        else:
+            emails.append((inbound, email, sender))
+    if not emails:
         return
-    if parsed.bounce is not None:
-        _record_bounce(inbound, parsed)
-        return
-    customer = customer_get_or_create(email=sender, name=parsed.sender.name)
-    email = EmailDetails(
-        message_id=parsed.message_id, html=parsed.html, text=parsed.text,
-        cc=tuple(a.email for a in (*parsed.to, *parsed.cc) if a.email),
-        automatic=parsed.auto_submitted or parsed.bulk,
+    customers = customers_get_or_create([(sender, email.sender.name) for _inbound, email, sender in emails])
+    senders = [customers[sender.lower()] for _inbound, _email, sender in emails]
+    found = find_tickets([(email, inbound.mailbox, customer)
+                          for (inbound, email, _sender), customer in zip(emails, senders, strict=True)])  # fmt: skip
+    goes_to = []  # per email: an existing ticket, or the index of the email that opens its new ticket
+    for index, target in enumerate(found):
+        goes_to.append(goes_to[target.index] if isinstance(target, SameAs) else index if target is None else target)
+    opening = [index for index, target in enumerate(goes_to) if target == index]
+    opened = dict(zip(opening, tickets_create([
+        NewTicket(customer=senders[i], subject=emails[i][1].subject, body="", channel=Ticket.Channel.EMAIL,
+                  queue=_queue_for(emails[i][0].mailbox), attachments=_uploads(emails[i][1]),
+                  email=_details(emails[i][1]))
+        for i in opening
+    ]) if opening else [], strict=True))  # fmt: skip
+    answering = [index for index, target in enumerate(goes_to) if target != index]
+    answered = tickets_add_customer_messages([
+        CustomerMessage(ticket=opened[goes_to[i]] if isinstance(goes_to[i], int) else goes_to[i], body="",
+                        channel=Ticket.Channel.EMAIL, customer=senders[i], attachments=_uploads(emails[i][1]),
+                        email=_details(emails[i][1]))
+        for i in answering
+    ]) if answering else []  # fmt: skip
+    for index in opening:
+        inbound, ticket = emails[index][0], opened[index]
+        inbound.ticket, inbound.message, inbound.outcome = ticket, ticket.first_message, InboundEmail.Outcome.NEW_TICKET
+    for index, (landed, message) in zip(answering, answered, strict=True):
+        inbound, target = emails[index][0], goes_to[index]
+        target = opened[target] if isinstance(target, int) else target
+        inbound.ticket, inbound.message = landed, message
+        inbound.outcome = InboundEmail.Outcome.REPLY if landed.pk == target.pk else InboundEmail.Outcome.FOLLOW_UP
+    for inbound, email, _sender in emails:
+        _link_inline_images(inbound.message, email)
+
+
+def _details(email: ParsedEmail) -> EmailDetails:
+    return EmailDetails(
+        message_id=email.message_id, html=email.html, text=email.text,
+        cc=tuple(a.email for a in (*email.to, *email.cc) if a.email),
+        automatic=email.auto_submitted or email.bulk,
     )  # fmt: skip
-    attachments = [_upload(attachment) for attachment in parsed.attachments]
-    ticket = find_ticket(parsed, mailbox=inbound.mailbox, customer=customer)
-    if ticket is not None:
-        landed, message = ticket_add_customer_message(ticket=ticket, customer=customer, body="",
-                                                      channel=Ticket.Channel.EMAIL, attachments=attachments,
-                                                      email=email)  # fmt: skip
-        inbound.outcome = InboundEmail.Outcome.REPLY if landed.pk == ticket.pk else InboundEmail.Outcome.FOLLOW_UP
-    else:
-        landed = ticket_create(customer=customer, subject=parsed.subject, body="", channel=Ticket.Channel.EMAIL,
-                               queue=_queue_for(inbound.mailbox), attachments=attachments, email=email)  # fmt: skip
-        message = landed.first_message
-        inbound.outcome = InboundEmail.Outcome.NEW_TICKET
-    _link_inline_images(message, parsed)
-    inbound.ticket, inbound.message = landed, message
+
+
+def _uploads(email: ParsedEmail) -> list[ContentFile]:
+    return [_upload(attachment) for attachment in email.attachments]
 
 
 def _upload(attachment) -> ContentFile:
@@ -316,38 +363,6 @@ def _link_inline_images(message: Message, parsed: ParsedEmail) -> None:
     if html != message.body_html:
         message.body_html = html
         Message.objects.filter(pk=message.pk).update(body_html=html)
-
-
-# --- threading ---------------------------------------------------------------------------------
-
-
-def find_ticket(parsed: ParsedEmail, *, mailbox: Mailbox | None, customer: Customer) -> Ticket | None:
-    """The ticket an email answers, in this order: a Message-ID of ours (or of an earlier email on a
-    ticket) in In-Reply-To/References; the reference "[HD-1042]" in the subject, if the sender is the
-    ticket's customer or was copied in; the per-ticket reply address support+<token>@."""
-    ids = [*reversed(parsed.in_reply_to), *reversed(parsed.references)]
-    for message_id in ids:
-        ticket_id = ticket_id_from_message_id(message_id)
-        if ticket_id is not None and (ticket := Ticket.objects.filter(pk=ticket_id).first()):
-            return ticket
-    if ids:
-        earlier = Message.objects.filter(email_message_id__in=ids[:100]).order_by("-pk").first()
-        if earlier is not None:
-            return earlier.ticket
-    for number in SUBJECT_REFERENCE.findall(parsed.subject):
-        ticket = Ticket.objects.filter(pk=int(number)).first()
-        if ticket is not None and (
-            ticket.customer_id == customer.pk or customer.email.lower() in (ticket.email_cc or [])
-        ):
-            return ticket
-    if mailbox is not None and mailbox.plus_addressing:
-        for address in (*parsed.delivered_to, *(a.email for a in (*parsed.to, *parsed.cc))):
-            local, _at, _domain = address.partition("@")
-            if "+" in local and (ticket_id := ticket_id_from_reply_token(local.split("+", 1)[1])):
-                ticket = Ticket.objects.filter(pk=ticket_id).first()
-                if ticket is not None:
-                    return ticket
-    return None
 
 
 # --- bounces -----------------------------------------------------------------------------------
