@@ -259,3 +259,67 @@ def test_the_assignee_email_leaves_out_the_folded_quote(email_ticket, agent, smt
     assert notifications.notify_customer_replied(message_id=inbound.message.pk) is True
     html = smtp_server.messages[0].get_body(("html",)).get_content()
     assert "New news." in html and "Old news" not in html and "<details" not in html
+
+
+# --- batches -----------------------------------------------------------------------------------
+# A worker processes a batch in one go (tickets_create and tickets_add_customer_messages for all of it);
+# each message must end up exactly where it would have one at a time.
+
+
+def process_batch(raws: list[bytes]) -> list[InboundEmail]:
+    stored = inbound_store_many(raws=raws, source=InboundEmail.Source.IMAP)
+    return inbound_process_many(inbound_ids=[row.pk for row, _new in stored])
+
+
+def test_a_reply_to_an_email_of_the_same_batch_joins_its_new_ticket(mailbox, django_capture_on_commit_callbacks):
+    raws = [
+        raw_email(message_id="<q1@customer.example>", subject="Where is my order?"),
+        raw_email(message_id="<other@bob.example>", sender="Bob <bob@bob.example>", subject="Opening hours?"),
+        raw_email(message_id="<q2@customer.example>", subject="Re: Where is my order?",
+                  in_reply_to="<q1@customer.example>", text="Any news?"),
+        raw_email(message_id="<q3@customer.example>", subject="Re: Where is my order?",
+                  references="<q1@customer.example> <q2@customer.example>", text="Hello?"),
+    ]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        rows = process_batch(raws)
+
+    assert [row.outcome for row in rows] == ["new_ticket", "new_ticket", "reply", "reply"]
+    first, other = rows[0].ticket, rows[1].ticket
+    assert rows[2].ticket == rows[3].ticket == first != other
+    first.refresh_from_db()
+    assert first.message_count == 3 and other.message_count == 1
+    assert [m.body_text for m in first.messages.order_by("created_at", "pk")] == [
+        "Hello, order 1042 has not arrived.", "Any news?", "Hello?"]  # fmt: skip
+    assert Ticket.objects.filter(search_vector="news").get() == first  # every message's words are searchable
+    assert Customer.objects.count() == 2
+    assert len(callbacks) == 2  # one task for the batch's processing, one for its two acknowledgements
+
+
+def test_replies_to_existing_tickets_in_one_batch(mailbox, agent):
+    solved = ingest(raw_email(message_id="<s@customer.example>", subject="Solved one")).ticket
+    closed = ingest(raw_email(message_id="<c@customer.example>", subject="Closed one")).ticket
+    services.ticket_set_status(ticket=solved, status="solved", actor=agent)
+    services.ticket_set_status(ticket=closed, status="closed", actor=agent)
+
+    rows = process_batch([
+        raw_email(message_id="<s2@customer.example>", in_reply_to="<s@customer.example>", text="Not fixed"),
+        raw_email(message_id="<c2@customer.example>", in_reply_to="<c@customer.example>", text="One more thing"),
+        raw_email(message_id="<s3@customer.example>", in_reply_to="<s@customer.example>", text="Still broken"),
+    ])  # fmt: skip
+
+    assert [row.outcome for row in rows] == ["reply", "follow_up", "reply"]
+    solved.refresh_from_db()
+    assert solved.status == "open" and solved.message_count == 3 and rows[0].ticket == rows[2].ticket == solved
+    follow_up = rows[1].ticket
+    assert follow_up.follow_up_of == closed and follow_up.messages.get().body_text == "One more thing"
+
+
+def test_one_bad_message_in_a_batch_fails_alone(mailbox):
+    no_sender = raw_email(subject="Nobody").replace(b"From: Ann Smith <ann@customer.example>\n", b"")
+    assert b"From:" not in no_sender.split(b"\n\n")[0]
+    rows = process_batch([raw_email(subject="Good one"), no_sender, raw_email(subject="Good two")])
+
+    assert [(row.status, row.outcome) for row in rows] == [("done", "new_ticket"), ("failed", ""),
+                                                           ("done", "new_ticket")]  # fmt: skip
+    assert "no sender" in rows[1].error and rows[1].ticket is None
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["Good one", "Good two"]
