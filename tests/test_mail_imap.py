@@ -1,8 +1,7 @@
 """Fetching inbound email over IMAP, against a real Dovecot (tests/imap_server.py).
 
 Only what is stored is checked here: processing the stored messages is tested in test_mail_inbound.py,
-and must not run here (in ``db`` tests nothing commits; in ``transactional_db`` tests ``scheduled``
-catches what would have been queued).
+and does not run here (``processed`` records what would have been processed).
 """
 
 import socket
@@ -38,10 +37,10 @@ def raw_email(number: int, *, message_id: str | None = None) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def scheduled(monkeypatch):
-    """Processing is not run here: record what would have been queued on commit instead."""
+def processed(monkeypatch):
+    """Processing is not run here: record which messages would have been processed instead."""
     ids = []
-    monkeypatch.setattr("tickets.mail.inbound._schedule", ids.extend)
+    monkeypatch.setattr("tickets.mail.inbound.inbound_process_many", lambda *, inbound_ids: ids.extend(inbound_ids))
     return ids
 
 
@@ -266,18 +265,18 @@ def test_a_missing_folder_is_an_error(imap_server, make_mailbox):  # noqa: F811
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_crash_after_storing_fetches_the_rest_and_nothing_twice(imap_server, mailbox, monkeypatch, scheduled):  # noqa: F811
+def test_a_crash_after_storing_fetches_the_rest_and_nothing_twice(imap_server, mailbox, monkeypatch, processed):  # noqa: F811
     messages = [raw_email(number) for number in (1, 2, 3)]
     for raw in messages:
         imap_server.append(raw)
-    real_store = imap.inbound_store_many
+    real_store = imap.inbound_ingest
 
     def store_then_crash(**kwargs):
         real_store(**kwargs)
         raise RuntimeError("worker killed")
 
     monkeypatch.setattr(imap, "STORE_BATCH", 1)
-    monkeypatch.setattr(imap, "inbound_store_many", store_then_crash)
+    monkeypatch.setattr(imap, "inbound_ingest", store_then_crash)
     with pytest.raises(RuntimeError):
         fetch_mailbox(mailbox_id=mailbox.pk)
     assert stored(mailbox) == messages[:1]  # committed, but the progress did not move past it
@@ -285,11 +284,11 @@ def test_a_crash_after_storing_fetches_the_rest_and_nothing_twice(imap_server, m
     assert mailbox.imap_last_uid == 0
     assert "worker killed" in mailbox.last_fetch_error
 
-    monkeypatch.setattr(imap, "inbound_store_many", real_store)
+    monkeypatch.setattr(imap, "inbound_ingest", real_store)
     assert fetch_mailbox(mailbox_id=mailbox.pk) == 2
 
     assert stored(mailbox) == messages
-    assert sorted(scheduled) == sorted(InboundEmail.objects.values_list("pk", flat=True))  # each queued once
+    assert sorted(processed) == sorted(InboundEmail.objects.values_list("pk", flat=True))  # each processed once
     mailbox.refresh_from_db()
     assert mailbox.last_fetch_error == ""
 

@@ -7,6 +7,7 @@ from tickets import services
 from tickets.mail import ids
 from tickets.mail import inbound as inbound_module
 from tickets.mail.inbound import (
+    inbound_ingest,
     inbound_process,
     inbound_process_many,
     inbound_reprocess,
@@ -323,3 +324,19 @@ def test_one_bad_message_in_a_batch_fails_alone(mailbox):
                                                            ("done", "new_ticket")]  # fmt: skip
     assert "no sender" in rows[1].error and rows[1].ticket is None
     assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["Good one", "Good two"]
+
+
+def test_ingest_stores_then_processes_in_place(mailbox, monkeypatch):
+    scheduled = []
+    monkeypatch.setattr(inbound_module, "_schedule", scheduled.append)
+    raws = [raw_email(message_id="<i1@customer.example>"), raw_email(message_id="<i2@customer.example>",
+                                                                      in_reply_to="<i1@customer.example>")]  # fmt: skip
+    stored = inbound_ingest(raws=raws, source=InboundEmail.Source.IMAP, mailbox=mailbox)
+    again = inbound_ingest(raws=raws[:1], source=InboundEmail.Source.IMAP, mailbox=mailbox)
+
+    assert [new for _row, new in stored] == [True, True]
+    assert again[0][1] is False and again[0][0].pk == stored[0][0].pk  # stored before: not processed again
+    rows = InboundEmail.objects.order_by("pk")
+    assert [(r.status, r.outcome, r.attempts) for r in rows] == [("done", "new_ticket", 1), ("done", "reply", 1)]
+    assert scheduled == []  # processed here, no task in between
+    assert Ticket.objects.get().message_count == 2

@@ -1,9 +1,9 @@
 """Fetch inbound email from the mailboxes' IMAP folders.
 
-New messages are stored in batches with ``inbound_store_many`` (which commits them and schedules their
-processing), and only then does the mailbox's progress (the highest UID stored, under the folder's
-UIDVALIDITY) move past them: a crash in between means fetching those messages again, which
-``inbound_store_many`` turns into a no-op. The
+New messages are stored in batches with ``inbound_ingest`` (which commits them, then processes them), and
+only then does the mailbox's progress (the highest UID stored, under the folder's UIDVALIDITY) move past
+them: a crash in between means fetching those messages again, which the store turns into a no-op, and
+messages stored but not processed are picked up by the sweep. The
 folder is opened read-only (EXAMINE) and read with BODY.PEEK[], so nothing on the server changes: no
 \\Seen flag, nothing deleted or moved. IDLE is not supported: mailboxes are polled.
 """
@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from django.db import connection
 from django.utils import timezone
 
-from .inbound import inbound_store_many
+from .inbound import inbound_ingest
 from .models import InboundEmail, Mailbox
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def _store(mailbox: Mailbox, fetched: list[tuple[int, bytes | None]]) -> int:
     if not fetched:
         return 0
     raws = [raw for _uid, raw in fetched if raw is not None]
-    stored = inbound_store_many(raws=raws, source=InboundEmail.Source.IMAP, mailbox=mailbox)
+    stored = inbound_ingest(raws=raws, source=InboundEmail.Source.IMAP, mailbox=mailbox)
     _save_progress(mailbox.pk, fetched[-1][0])
     return sum(new for _row, new in stored)
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+import psycopg
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Q
@@ -48,6 +49,7 @@ from .threads import SameAs, find_tickets
 logger = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 # --- store -------------------------------------------------------------------------------------
@@ -55,8 +57,9 @@ _MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")
 
 def _peek(raw: bytes) -> tuple[str, str, str, list[str]]:
     """(Message-ID, From, Subject, recipient addresses) read cheaply from the headers, never raising."""
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    end = _HEADER_END.search(raw)
+    try:  # the header section alone: the parser would split the whole body into lines too
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[: end.end()] if end else raw)
     except Exception:
         return "", "", "", []
     found = _MESSAGE_ID.search(str(headers.get("Message-ID", "")))
@@ -85,11 +88,12 @@ def inbound_store(*, raw: bytes, source: str, mailbox: Mailbox | None = None) ->
 
 
 def inbound_store_many(
-    *, raws: Sequence[bytes], source: str, mailbox: Mailbox | None = None
+    *, raws: Sequence[bytes], source: str, mailbox: Mailbox | None = None, schedule: bool = True
 ) -> list[tuple[InboundEmail, bool]]:
     """Keep inbound messages in one transaction: (row, whether it is new) for each, in the order given.
     A message stored before (or twice in ``raws``) is the existing row. The new ones are scheduled for
-    processing on commit, as one task. ``mailbox`` None: found from each message's recipients."""
+    processing on commit, as one task, unless the caller processes them itself (``schedule`` False).
+    ``mailbox`` None: found from each message's recipients."""
     rows = []
     for raw in raws:
         message_id, sender, subject, recipients = _peek(raw)
@@ -114,9 +118,22 @@ def inbound_store_many(
                 result.append((existing[key], False))
             seen.add(key)
         new_ids = [row.pk for row, new in result if new]
-        if new_ids:
+        if new_ids and schedule:
             transaction.on_commit(lambda: _schedule(new_ids), robust=True)
     return result
+
+
+def inbound_ingest(
+    *, raws: Sequence[bytes], source: str, mailbox: Mailbox | None = None
+) -> list[tuple[InboundEmail, bool]]:
+    """Store a batch of messages for good, then process the new ones here and now, without a task in
+    between: for the IMAP fetch, which runs on a worker already. Returns what ``inbound_store_many`` does.
+    A crash after the store leaves the messages pending, and the sweep processes them."""
+    stored = inbound_store_many(raws=raws, source=source, mailbox=mailbox, schedule=False)
+    new = [row.pk for row, created in stored if created]
+    if new:
+        inbound_process_many(inbound_ids=new)
+    return stored
 
 
 def _key(row: InboundEmail) -> tuple:
@@ -131,7 +148,10 @@ def _insert_new(rows: list[InboundEmail]) -> dict[tuple, int]:
     connection = transaction.get_connection()
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values, params = unnest(fields, rows, connection, add=True)
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # A plain psycopg cursor, in the same transaction: its parameters are bound on the server, so the raw bytes
+    # travel as binary; Django's client-side binding would write them out as escaped hex text first.
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             f"INSERT INTO {InboundEmail._meta.db_table} ({columns}) SELECT * FROM {values} ON CONFLICT DO NOTHING"
             " RETURNING id, mailbox_id, header_message_id, sha256",
