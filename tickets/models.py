@@ -98,7 +98,11 @@ class Ticket(models.Model):
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     # 0 low .. 3 urgent, kept beside ``priority`` so lists sort by urgency with an index.
     priority_rank = models.PositiveSmallIntegerField(default=1, editable=False)
-    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("queue"))
+    # No single-column indexes on queue, assignee and customer: the composite indexes below start with
+    # them (each index is one more write per new ticket).
+    queue = models.ForeignKey(
+        Queue, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("queue"), db_index=False
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -106,9 +110,14 @@ class Ticket(models.Model):
         blank=True,
         related_name="assigned_tickets",
         verbose_name=_("assignee"),
+        db_index=False,
     )
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="tickets", verbose_name=_("customer")
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name=_("customer"),
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     # Set when an agent opened the ticket on the customer's behalf (phone, walk-in, outbound email).
@@ -223,7 +232,7 @@ class Message(models.Model):
 
     PUBLIC_KINDS = (Kind.CUSTOMER, Kind.REPLY, Kind.SYSTEM)
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages", db_index=False)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     author_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -293,7 +302,7 @@ class TicketEvent(models.Model):
         MERGED = "merged", _("Merged")
         LINKED = "linked", _("Linked")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     actor_customer = models.ForeignKey("customers.Customer", on_delete=models.SET_NULL, null=True, blank=True)
