@@ -1,3 +1,4 @@
+import re
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
@@ -26,16 +27,25 @@ def customer_get_or_create(*, email: str, name: str = "") -> Customer:
 _FIELDS = ["id", "email", "name", "organization_id", "created_at", "updated_at"]
 
 
+# What mail really carries as a sender, beyond what Django's validator accepts for a form: non-ASCII (SMTPUTF8)
+# local parts and domains, quoted local parts ("Big Bug"@bug.com), domains without a dot.
+_MAIL_ADDRESS = re.compile(r'(?:"(?:[^"\\\r\n]|\\.)+"|[^\s@<>,;:"()\[\]\\]+)@[^\s@<>,;:"()\[\]\\]+')
+
+
 @transaction.atomic
-def customers_get_or_create(people: Sequence[tuple[str, str]]) -> dict[str, Customer]:
+def customers_get_or_create(people: Sequence[tuple[str, str]], *, strict: bool = True) -> dict[str, Customer]:
     """The customers with these (email, name) pairs, created where new, by lower-case email; in two or
     three statements however many there are (a batch of inbound email). A name fills in a missing one.
-    Raises ValidationError, and creates nothing, when an address is not valid."""
+    Raises ValidationError, and creates nothing, when an address is not valid: by Django's rules when
+    ``strict`` (what people type in forms), else by what mail servers deliver (senders of inbound email)."""
     wanted: dict[str, tuple[str, str]] = {}
     for email, name in people:
         email = (email or "").strip()
         try:
-            validate_email(email)
+            if strict:
+                validate_email(email)
+            elif len(email) > 254 or not _MAIL_ADDRESS.fullmatch(email):
+                raise ValidationError("")
         except ValidationError:
             raise ValidationError(_("“%(email)s” is not a valid email address."), params={"email": email}) from None
         wanted.setdefault(email.lower(), (email, (name or "").strip()))

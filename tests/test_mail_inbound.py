@@ -340,3 +340,11 @@ def test_ingest_stores_then_processes_in_place(mailbox, monkeypatch):
     assert [(r.status, r.outcome, r.attempts) for r in rows] == [("done", "new_ticket", 1), ("done", "reply", 1)]
     assert scheduled == []  # processed here, no task in between
     assert Ticket.objects.get().message_count == 2
+
+
+@pytest.mark.parametrize("sender", ["jdöe@mächine.example", '"Big Bug"@bug.example', "printer@localhost"])
+def test_senders_that_forms_would_refuse_still_open_tickets(mailbox, sender):
+    raw = raw_email().replace(b"From: Ann Smith <ann@customer.example>", f"From: {sender}".encode())
+    inbound = ingest(raw)  # mail delivered them: a form's stricter rules do not apply
+    assert (inbound.status, inbound.outcome) == ("done", "new_ticket")
+    assert inbound.ticket.customer.email == sender

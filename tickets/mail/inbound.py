@@ -310,7 +310,8 @@ def _route(rows: list[InboundEmail], parsed: dict[int, ParsedEmail]) -> None:
             emails.append((inbound, email, sender))
     if not emails:
         return
-    customers = customers_get_or_create([(sender, email.sender.name) for _inbound, email, sender in emails])
+    customers = customers_get_or_create([(sender, email.sender.name) for _inbound, email, sender in emails],
+                                        strict=False)  # fmt: skip
     senders = [customers[sender.lower()] for _inbound, _email, sender in emails]
     found = find_tickets([(email, inbound.mailbox, customer)
                           for (inbound, email, _sender), customer in zip(emails, senders, strict=True)])  # fmt: skip
