@@ -239,3 +239,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Customer portal ---------------------------------------------------------------------------
+# Links to follow a request (in every email to the customer) work this many days; then the customer
+# can have a new one sent.
+PORTAL_LINK_DAYS = env.int("PORTAL_LINK_DAYS", default=30)

@@ -225,3 +225,30 @@ def test_bell_shows_unread_count_and_leads_to_the_ticket(browser, live_server, a
     page.wait_for_url(f"**/tickets/{tickets[0].pk}/")
     assert page.locator(".bell__count").count() == 0
     expect(page.locator(".bell")).to_contain_text("No unread notifications")
+
+
+def test_customer_follows_and_answers_a_request_from_the_link(browser, live_server, agent, tickets, settings):
+    from tickets.portal.links import follow_token
+
+    ticket = tickets[0]
+    services.ticket_reply(ticket=ticket, author=agent, body_is_markdown=True,
+                          body="Sorry about that! The courier says it arrives **tomorrow** before noon.")  # fmt: skip
+    for viewport, name in ((DESKTOP, "portal-request.png"), (PHONE, "phone-portal-request.png")):
+        page = open_page(browser, live_server, viewport=viewport)
+        page.goto(f"/help/requests/{follow_token(ticket)}/")
+        expect(page.get_by_role("heading", name=ticket.subject)).to_be_visible()
+        expect(page.get_by_text("Warehouse")).to_have_count(0)
+        assert horizontal_overflow(page) == 0
+        screenshot(page, name)
+    page.get_by_label("Your message").fill("Thank you, I will be at home.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Thank you, your message was added.")).to_be_visible()
+    expect(page.locator(".message--yours").last).to_contain_text("I will be at home")
+    screenshot(page, "phone-portal-replied.png")
+
+    settings.PORTAL_LINK_DAYS = 0  # every link is too old now
+    page.goto(f"/help/requests/{follow_token(ticket)}/")
+    expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
+    screenshot(page, "phone-portal-expired.png")
+    page.get_by_role("button", name="Email me a new link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()

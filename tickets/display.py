@@ -61,11 +61,13 @@ class DateTimes:
         return self._long[minute]
 
 
-def conversation_display(messages, events) -> None:
+def conversation_display(messages, events, *, attachment_url: str = "") -> None:
     """Set what the ticket page prints on each message and event: ``created_iso`` and ``created_long``;
     for messages also ``kind_label``, ``author_label`` (empty for the help desk itself) and
-    ``attachment_list``."""
+    ``attachment_list``, each attachment with its ``download_url`` (``attachment_url`` with "{}" for its
+    id; the agents' download by default)."""
     times = DateTimes()
+    attachment_url = attachment_url or reverse("tickets:attachment", args=[0]).replace("/0/", "/{}/")
     for item in (*messages, *events):
         item.created_iso, item.created_long = times.iso(item.created_at), times.long(item.created_at)
     kinds = {"note": _("Internal note"), "reply": _("Reply"), "system": _("Automatic message"),
@@ -75,6 +77,8 @@ def conversation_display(messages, events) -> None:
         customer, user = message.author_customer, message.author_user
         message.author_label = (customer.name or customer.email) if customer else str(user) if user else ""
         message.attachment_list = list(message.attachments.all())  # prefetched
+        for attachment in message.attachment_list:
+            attachment.download_url = attachment_url.format(attachment.pk)
 
 
 def ticket_rows(tickets: list[Ticket]) -> list[TicketRow]:

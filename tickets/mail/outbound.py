@@ -18,6 +18,7 @@ from django.utils import timezone
 from helpdesk.emails import send_email
 
 from ..models import DeliveryStatus, Message, Ticket
+from ..portal.links import follow_url
 from .ids import SUBJECT_REFERENCE, make_message_id, reply_token
 from .models import BlockedSender, Mailbox
 
@@ -104,6 +105,7 @@ def reply_send(*, message_id: int) -> bool:
                     "message": message,
                     "customer": ticket.customer,
                     "agent": message.author_user,
+                    "follow_url": follow_url(ticket),
                 },
                 subject=with_reference(f"Re: {ticket.subject}", ticket),
                 from_email=_sender(mailbox),
@@ -175,13 +177,14 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
             return False
         mailbox = mailbox_of(ticket)
         first = ticket.messages.order_by("pk").first()
-        context = {"ticket": ticket, "customer": ticket.customer}
+        context = {"ticket": ticket, "customer": ticket.customer, "ticket_url": follow_url(ticket)}
         body = _queue_template(ticket.queue.acknowledgement_body, context)
         subject = _queue_template(ticket.queue.acknowledgement_subject, context)
         send_email(
             name="ticket_acknowledgement",
             to=[ticket.customer.email],
-            context={**context, "custom_body": body},
+            context={**context, "custom_body": body, "custom_source": ticket.queue.acknowledgement_body,
+                     "follow_url": context["ticket_url"]},
             subject=with_reference(subject, ticket) if subject else None,
             from_email=_sender(mailbox),
             reply_to=_reply_to(ticket, mailbox),

@@ -1,0 +1,139 @@
+"""The request page a customer reaches from the link in our emails: the public conversation, and a
+reply box. No account: the signed link is the key (``tickets.portal.links``)."""
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from helpdesk.client_ip import client_ip
+from helpdesk.emails import send_email
+from helpdesk.errors import ValidationError
+from helpdesk.ratelimit import allow
+
+from .. import services
+from ..display import conversation_display
+from ..models import Attachment, Message, Ticket
+from .forms import PortalReplyForm
+from .links import LinkExpired, follow_token, follow_url, ticket_for_token
+
+PUBLIC_KINDS = (Message.Kind.CUSTOMER, Message.Kind.REPLY)
+REPLIES_PER_HOUR = 30  # per address: enough for a conversation, not for a flood
+NEW_LINK_EVERY_SECONDS = 600
+
+
+def _private(response):
+    """The link is the key: keep the page out of caches and search engines. (The site's Referrer-Policy,
+    same-origin, keeps the link out of other sites' logs; "no-referrer" would also blank the Origin header of
+    the page's own form, which the CSRF check needs.)"""
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _ticket_or_expired(request, token):
+    """(ticket, None) for a good link, (None, response) for an expired one; 404 for anything else."""
+    try:
+        return ticket_for_token(token), None
+    except LinkExpired as expired:
+        context = {"reference": expired.ticket.reference, "token": token}
+        return None, _private(render(request, "portal/link_expired.html", context, status=410))
+    except Ticket.DoesNotExist:
+        raise Http404(_("This link is not valid.")) from None
+
+
+@require_http_methods(["GET", "POST"])
+def request_view(request, token):
+    ticket, expired = _ticket_or_expired(request, token)
+    if expired:
+        return expired
+    if ticket.merged_into_id is not None:
+        target = Ticket.objects.filter(pk=ticket.merged_into_id, customer_id=ticket.customer_id).first()
+        if target is not None:
+            return redirect("portal:request", token=follow_token(target))
+    form = PortalReplyForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        if not allow(f"portal-reply:{ticket.customer_id}:{client_ip(request)}", limit=REPLIES_PER_HOUR, seconds=3600):
+            form.add_error(None, _("You sent many messages in a short time. Please wait a little and try again."))
+        else:
+            try:
+                landed, message = services.ticket_add_customer_message(
+                    ticket=ticket, body=form.cleaned_data["body"], channel=Ticket.Channel.PORTAL,
+                    attachments=form.cleaned_data["attachments"])  # fmt: skip
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                if landed.pk != ticket.pk:
+                    messages.success(request, _("This request was closed, so your message opened a new one: "
+                                                "%(reference)s.") % {"reference": landed.reference})  # fmt: skip
+                else:
+                    messages.success(request, _("Thank you, your message was added."))
+                return redirect(reverse("portal:request", args=[follow_token(landed)]) + f"#message-{message.pk}")
+    conversation = list(ticket.messages.filter(kind__in=PUBLIC_KINDS).select_related("author_customer", "author_user")
+                        .prefetch_related("attachments").order_by("created_at", "pk"))  # fmt: skip
+    attachment_url = reverse("portal:attachment", args=[token, 0]).replace("/0/", "/{}/")
+    conversation_display(conversation, [], attachment_url=attachment_url)
+    for message in conversation:  # an agent signs with their name only; the help desk's is in the header
+        if message.author_user is not None:
+            message.author_label = message.author_user.full_name
+    context = {"ticket": ticket, "token": token, "conversation": conversation, "form": form,
+               "status": _customer_status(ticket)}  # fmt: skip
+    return _private(render(request, "portal/request.html", context, status=400 if form.errors else 200))
+
+
+def _customer_status(ticket: Ticket) -> dict[str, str]:
+    """The status in the customer's words: ``label``, ``explanation``, and ``badge`` (the colour: calm blue
+    while we work on it, amber when it waits for them)."""
+    Status = Ticket.Status
+    if ticket.merged_into_id is not None:
+        label, explanation, badge = (_("Merged"), _("This request was joined with another one; our team continues "
+                                                    "there."), "closed")  # fmt: skip
+    elif ticket.status in (Status.NEW, Status.OPEN, Status.ON_HOLD):
+        label, explanation, badge = _("Open"), _("Our team is working on your request."), "pending"
+    elif ticket.status == Status.PENDING:
+        label, explanation, badge = _("Waiting for you"), _("We asked you something: please reply below."), "new"
+    elif ticket.status == Status.SOLVED:
+        label, explanation, badge = (_("Solved"), _("We think this is solved. If not, just reply and it opens "
+                                                    "again."), "solved")  # fmt: skip
+    else:
+        label, explanation, badge = (
+            _("Closed"),
+            _("This request is closed. A new message opens a new request."),
+            "closed",
+        )
+    return {"label": label, "explanation": explanation, "badge": badge}
+
+
+@require_http_methods(["GET", "HEAD"])
+def request_attachment_view(request, token, attachment_id):
+    ticket, expired = _ticket_or_expired(request, token)
+    if expired:
+        return expired
+    attachment = Attachment.objects.filter(pk=attachment_id, message__ticket=ticket,
+                                           message__kind__in=PUBLIC_KINDS).first()  # fmt: skip
+    if attachment is None:
+        raise Http404(_("No such file in this request."))
+    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename,
+                            content_type=attachment.content_type)  # fmt: skip
+    response["X-Content-Type-Options"] = "nosniff"
+    return _private(response)
+
+
+@require_POST
+def request_new_link_view(request, token):
+    """An expired link: send a fresh one to the request's own address (never to one given here)."""
+    try:
+        ticket_for_token(token)
+    except LinkExpired as expired:
+        ticket = expired.ticket
+    except Ticket.DoesNotExist:
+        raise Http404(_("This link is not valid.")) from None
+    else:
+        return redirect("portal:request", token=token)  # still good
+    if allow(f"portal-new-link:{ticket.pk}", limit=1, seconds=NEW_LINK_EVERY_SECONDS):
+        send_email(name="portal_link", to=[ticket.customer.email],
+                   context={"ticket": ticket, "customer": ticket.customer, "follow_url": follow_url(ticket)})  # fmt: skip
+    context = {"reference": ticket.reference, "sent": True}
+    return _private(render(request, "portal/link_expired.html", context))
