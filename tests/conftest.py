@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tickets.models import Ticket
@@ -17,8 +19,22 @@ def _fresh_mail_lists():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(_test_settings):
+    """Rate limits count in Redis across requests, so across tests too: each test starts with none."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=cache.make_key("ratelimit:") + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Parallel test processes share Redis: each keeps its cache keys (presence, rate limits) apart.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{worker}"}}
     # Hashing with the production hasher costs ~0.3 s per user; tests do not need its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tests run with DEBUG off, where the manifest storage would want a collectstatic run first.

@@ -252,3 +252,34 @@ def test_customer_follows_and_answers_a_request_from_the_link(browser, live_serv
     screenshot(page, "phone-portal-expired.png")
     page.get_by_role("button", name="Email me a new link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+
+def test_customer_asks_for_help_on_the_portal(browser, live_server, queue, team):
+    from .factories import QueueFactory
+
+    queue.on_portal = True
+    queue.save()
+    QueueFactory(name="Billing and refunds", team=team, on_portal=True)
+    for viewport, name in ((DESKTOP, "portal-new-request.png"), (PHONE, "phone-portal-new-request.png")):
+        page = open_page(browser, live_server, viewport=viewport)
+        page.goto("/help/")
+        expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
+        assert horizontal_overflow(page) == 0
+        screenshot(page, name)
+    page.get_by_label("Your email address").fill("zoe@example")
+    page.get_by_label("Subject").fill("The grinder makes a noise")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_text("Please check the fields marked below.")).to_be_visible()
+    expect(page.get_by_label("Subject")).to_have_value("The grinder makes a noise")  # nothing typed is lost
+    screenshot(page, "phone-portal-new-request-errors.png")
+    page.get_by_label("Your email address").fill("zoe@example.com")
+    page.get_by_label("Your question or problem").fill("Since Monday it rattles when it starts.")
+    page.get_by_label("Topic").select_option(label="Billing and refunds")
+    page.get_by_label("Attach files").set_input_files(
+        files=[{"name": "noise.png", "mimeType": "image/png", "buffer": png(40, 30)}]
+    )
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_text("Thank you! We got your request")).to_be_visible()
+    expect(page.get_by_role("link", name="noise.png")).to_be_visible()
+    ticket = Ticket.objects.get()
+    assert ticket.queue.name == "Billing and refunds" and ticket.channel == "portal"

@@ -6,7 +6,8 @@ from .models import Queue, Tag, Ticket, TicketEvent
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "team"]
+    list_display = ["name", "slug", "team", "on_portal"]
+    list_filter = ["on_portal"]
     prepopulated_fields = {"slug": ["name"]}
 
 

@@ -26,6 +26,11 @@ class Queue(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="queues", verbose_name=_("team"))
+    on_portal = models.BooleanField(
+        _("customers can choose it on the portal"), default=False,
+        help_text=_("The portal's request form offers these queues as topics (the first one when only one is "
+                    "on); with none on, requests go to the first queue."),
+    )  # fmt: skip
     # The acknowledgement a new ticket's customer gets; empty: the built-in text. Django template syntax,
     # with the placeholders of ``tickets.canned`` ({{ customer.first_name }}, {{ ticket.reference }}, …).
     acknowledgement_subject = models.CharField(_("acknowledgement subject"), max_length=200, blank=True)

@@ -836,7 +836,7 @@ def demo_data_load(*, password: str) -> DemoLogins | None:
         team = Team.objects.create(name=team_name)
         team.members.add(*agents[index * 2 : index * 2 + 2], agents[4])
         for name, slug, kind in team_queues:
-            queue = Queue.objects.create(name=name, slug=slug, team=team)
+            queue = Queue.objects.create(name=name, slug=slug, team=team, on_portal=True)  # topics of /help/
             queues.append(queue)
             kinds[queue.pk] = kind
     people, emails = [], set()

@@ -23,6 +23,12 @@ from .models import Attachment, Message, Queue, Ticket, TicketEvent
 SEARCH_CONFIG = "helpdesk"
 
 
+def portal_queues() -> list[Queue]:
+    """The topics of the portal's request form: the queues put on the portal, else the first queue."""
+    queues = list(Queue.objects.filter(on_portal=True).order_by("name"))
+    return queues or list(Queue.objects.order_by("pk")[:1])
+
+
 def queues_visible_to(user: User) -> QuerySet[Queue]:
     if user.is_admin:
         return Queue.objects.all()

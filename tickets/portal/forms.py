@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import MultipleFileField
+from ..models import Queue
 
 
 class PortalReplyForm(forms.Form):
@@ -10,3 +11,37 @@ class PortalReplyForm(forms.Form):
     body = forms.CharField(label=_("Your message"), required=False, max_length=50_000,
                            widget=forms.Textarea(attrs={"rows": 6}))  # fmt: skip
     attachments = MultipleFileField(label=_("Attach files"), required=False)
+
+
+class PortalRequestForm(forms.Form):
+    """A new request from the portal, by someone without an account. ``queues``: the topics to offer (the
+    field is left out when there is at most one)."""
+
+    email = forms.EmailField(label=_("Your email address"), max_length=254,
+                             help_text=_("We send our answers here."))  # fmt: skip
+    name = forms.CharField(label=_("Your name"), max_length=200, required=False)
+    queue = forms.ModelChoiceField(label=_("Topic"), queryset=None, empty_label=None,
+                                   error_messages={"invalid_choice": _("Choose one of the topics.")})  # fmt: skip
+    subject = forms.CharField(label=_("Subject"), max_length=255)
+    body = forms.CharField(label=_("Your question or problem"), max_length=50_000,
+                           widget=forms.Textarea(attrs={"rows": 8}))  # fmt: skip
+    attachments = MultipleFileField(label=_("Attach files"), required=False,
+                                    help_text=_("Screenshots, photos or receipts help us help you."))  # fmt: skip
+    # A honeypot: hidden from people (and screen readers), filled in by bots that fill in every field.
+    website = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, queues, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queues = list(queues)
+        if len(self.queues) > 1:
+            self.fields["queue"].queryset = Queue.objects.filter(pk__in=[q.pk for q in self.queues]).order_by("name")
+        else:
+            del self.fields["queue"]
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+    @property
+    def chosen_queue(self):
+        return self.cleaned_data["queue"] if "queue" in self.fields else self.queues[0]

@@ -1,25 +1,29 @@
-"""The request page a customer reaches from the link in our emails: the public conversation, and a
-reply box. No account: the signed link is the key (``tickets.portal.links``)."""
+"""The customers' side: the request form, and the request page they reach from the link in our emails (the
+public conversation and a reply box). No account: the signed link is the key (``tickets.portal.links``)."""
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from customers.services import customer_get_or_create
 from helpdesk.client_ip import client_ip
 from helpdesk.emails import send_email
 from helpdesk.errors import ValidationError
 from helpdesk.ratelimit import allow
 
-from .. import services
+from .. import selectors, services
 from ..display import conversation_display
 from ..models import Attachment, Message, Ticket
-from .forms import PortalReplyForm
+from .forms import PortalReplyForm, PortalRequestForm
 from .links import LinkExpired, follow_token, follow_url, ticket_for_token
 
 PUBLIC_KINDS = (Message.Kind.CUSTOMER, Message.Kind.REPLY)
+REQUESTS_PER_HOUR_PER_IP = 10
+REQUESTS_PER_HOUR_PER_EMAIL = 5
 REPLIES_PER_HOUR = 30  # per address: enough for a conversation, not for a flood
 NEW_LINK_EVERY_SECONDS = 600
 
@@ -137,3 +141,36 @@ def request_new_link_view(request, token):
                    context={"ticket": ticket, "customer": ticket.customer, "follow_url": follow_url(ticket)})  # fmt: skip
     context = {"reference": ticket.reference, "sent": True}
     return _private(render(request, "portal/link_expired.html", context))
+
+
+@require_http_methods(["GET", "POST"])
+def request_new_view(request):
+    """Ask for help without an account: the request becomes a ticket, and its page opens."""
+    queues = selectors.portal_queues()
+    if not queues:
+        return render(request, "portal/unavailable.html", status=503)
+    form = PortalRequestForm(request.POST or None, request.FILES or None, queues=queues)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if form.is_bot:
+            return render(request, "portal/request_sent.html")  # looks like success; nothing is kept
+        if not (allow(f"portal-request-ip:{client_ip(request)}", limit=REQUESTS_PER_HOUR_PER_IP, seconds=3600)
+                and allow(f"portal-request-email:{data['email'].lower()}", limit=REQUESTS_PER_HOUR_PER_EMAIL,
+                          seconds=3600)):  # fmt: skip
+            form.add_error(None, _("We received many requests from you in a short time. Please wait a little and "
+                                   "send this one again."))  # fmt: skip
+        else:
+            try:
+                with transaction.atomic():  # a refused file leaves no customer behind either
+                    customer = customer_get_or_create(email=data["email"], name=data["name"])
+                    ticket = services.ticket_create(customer=customer, subject=data["subject"], body=data["body"],
+                                                    channel=Ticket.Channel.PORTAL, queue=form.chosen_queue,
+                                                    attachments=data["attachments"])  # fmt: skip
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Thank you! We got your request %(reference)s and sent a confirmation "
+                                            "to %(email)s.") % {"reference": ticket.reference,
+                                                                "email": customer.email})  # fmt: skip
+                return redirect("portal:request", token=follow_token(ticket))
+    return render(request, "portal/request_new.html", {"form": form}, status=400 if form.errors else 200)
