@@ -56,6 +56,9 @@ class Customer(TimeStampedModel):
         verbose_name=_("organization"),
     )  # fmt: skip
 
+    # When the customer last signed in to the portal by an emailed link; each link is good until then only.
+    portal_signed_in_at = models.DateTimeField(_("last signed in to the portal"), null=True, blank=True)
+
     objects = CustomerQuerySet.as_manager()
 
     class Meta:

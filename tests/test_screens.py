@@ -283,3 +283,24 @@ def test_customer_asks_for_help_on_the_portal(browser, live_server, queue, team)
     expect(page.get_by_role("link", name="noise.png")).to_be_visible()
     ticket = Ticket.objects.get()
     assert ticket.queue.name == "Billing and refunds" and ticket.channel == "portal"
+
+
+def test_customer_signs_in_by_email_link_and_sees_their_requests(browser, live_server, tickets, mailoutbox):
+    import re
+
+    customer = tickets[0].customer
+    page = open_page(browser, live_server, viewport=PHONE)
+    page.goto("/help/")
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Your email address").fill(customer.email)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    link = re.search(r"http://\S+/help/sign-in/\S+/", mailoutbox[0].body).group(0)
+    page.goto(link.replace("http://127.0.0.1:8000", ""))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My requests")).to_be_visible()
+    expect(page.locator(".portal-requests__item")).to_have_count(2)  # Ann's two; Bob's are not shown
+    assert horizontal_overflow(page) == 0
+    screenshot(page, "phone-portal-my-requests.png")
+    page.get_by_role("link", name=tickets[0].subject).click()
+    expect(page.get_by_role("heading", name=tickets[0].subject)).to_be_visible()

@@ -45,3 +45,7 @@ class PortalRequestForm(forms.Form):
     @property
     def chosen_queue(self):
         return self.cleaned_data["queue"] if "queue" in self.fields else self.queues[0]
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(label=_("Your email address"), max_length=254)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from customers.models import Customer
 from customers.services import customer_get_or_create
 from helpdesk.client_ip import client_ip
 from helpdesk.emails import send_email
@@ -18,14 +19,24 @@ from helpdesk.ratelimit import allow
 from .. import selectors, services
 from ..display import conversation_display
 from ..models import Attachment, Message, Ticket
-from .forms import PortalReplyForm, PortalRequestForm
+from . import sign_in as portal_sign_in
+from .forms import PortalReplyForm, PortalRequestForm, SignInForm
 from .links import LinkExpired, follow_token, follow_url, ticket_for_token
 
 PUBLIC_KINDS = (Message.Kind.CUSTOMER, Message.Kind.REPLY)
 REQUESTS_PER_HOUR_PER_IP = 10
 REQUESTS_PER_HOUR_PER_EMAIL = 5
+SIGN_IN_LINKS_PER_HOUR_PER_IP = 10
+SIGN_IN_LINKS_PER_HOUR_PER_EMAIL = 3
 REPLIES_PER_HOUR = 30  # per address: enough for a conversation, not for a flood
 NEW_LINK_EVERY_SECONDS = 600
+
+
+def _hourly_limits(request, action: str, email: str, *, per_ip: int, per_email: int) -> bool:
+    """Whether one more ``action`` is allowed this hour from this client address and for this email."""
+    return allow(f"portal-{action}-ip:{client_ip(request)}", limit=per_ip, seconds=3600) and allow(
+        f"portal-{action}-email:{email.lower()}", limit=per_email, seconds=3600
+    )
 
 
 def _private(response):
@@ -154,9 +165,8 @@ def request_new_view(request):
         data = form.cleaned_data
         if form.is_bot:
             return render(request, "portal/request_sent.html")  # looks like success; nothing is kept
-        if not (allow(f"portal-request-ip:{client_ip(request)}", limit=REQUESTS_PER_HOUR_PER_IP, seconds=3600)
-                and allow(f"portal-request-email:{data['email'].lower()}", limit=REQUESTS_PER_HOUR_PER_EMAIL,
-                          seconds=3600)):  # fmt: skip
+        if not _hourly_limits(request, "request", data["email"], per_ip=REQUESTS_PER_HOUR_PER_IP,
+                              per_email=REQUESTS_PER_HOUR_PER_EMAIL):  # fmt: skip
             form.add_error(None, _("We received many requests from you in a short time. Please wait a little and "
                                    "send this one again."))  # fmt: skip
         else:
@@ -174,3 +184,57 @@ def request_new_view(request):
                                                                 "email": customer.email})  # fmt: skip
                 return redirect("portal:request", token=follow_token(ticket))
     return render(request, "portal/request_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# --- signing in (optional) ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in_view(request):
+    """Ask for a sign-in link. The answer is the same whether we know the address or not."""
+    form = SignInForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        if not _hourly_limits(request, "sign-in", email, per_ip=SIGN_IN_LINKS_PER_HOUR_PER_IP,
+                              per_email=SIGN_IN_LINKS_PER_HOUR_PER_EMAIL):  # fmt: skip
+            form.add_error(None, _("We sent several links in a short time. Please use the last one, or try again "
+                                   "in an hour."))  # fmt: skip
+        else:
+            customer = Customer.objects.with_email(email).first()
+            if customer is not None:
+                send_email(name="portal_sign_in", to=[customer.email],
+                           context={"customer": customer, "sign_in_url": portal_sign_in.sign_in_url(customer),
+                                    "minutes": portal_sign_in.SIGN_IN_LINK_MINUTES})  # fmt: skip
+            return render(request, "portal/sign_in_sent.html", {"email": email})
+    return render(request, "portal/sign_in.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in_link_view(request, token):
+    """The link from the email: a button to press (a GET changes nothing, for mail scanners' sake)."""
+    customer = portal_sign_in.customer_for_link(token)
+    if customer is None:
+        return _private(render(request, "portal/sign_in_link_used.html", status=410))
+    if request.method == "POST":
+        portal_sign_in.sign_in(request, customer)
+        return redirect("portal:my_requests")
+    return _private(render(request, "portal/sign_in_confirm.html", {"customer": customer}))
+
+
+@require_POST
+def sign_out_view(request):
+    portal_sign_in.sign_out(request)
+    messages.success(request, _("You are signed out."))
+    return redirect("portal:sign_in")
+
+
+@require_http_methods(["GET", "HEAD"])
+def my_requests_view(request):
+    customer = portal_sign_in.signed_in_customer(request)
+    if customer is None:
+        return redirect("portal:sign_in")
+    tickets = list(Ticket.objects.filter(customer=customer, merged_into__isnull=True).order_by("-updated_at")[:200])
+    for ticket in tickets:
+        ticket.portal_url = reverse("portal:request", args=[follow_token(ticket)])
+        ticket.portal_status = _customer_status(ticket)
+    return _private(render(request, "portal/my_requests.html", {"customer": customer, "tickets": tickets}))
