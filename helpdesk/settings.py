@@ -245,3 +245,7 @@ LOGGING = {
 # Links to follow a request (in every email to the customer) work this many days; then the customer
 # can have a new one sent.
 PORTAL_LINK_DAYS = env.int("PORTAL_LINK_DAYS", default=30)
+
+# --- Satisfaction surveys ------------------------------------------------------------------------
+# A customer is asked how likely they recommend us (NPS) at most once in this many days.
+NPS_INTERVAL_DAYS = env.int("NPS_INTERVAL_DAYS", default=90)

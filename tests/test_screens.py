@@ -304,3 +304,26 @@ def test_customer_signs_in_by_email_link_and_sees_their_requests(browser, live_s
     screenshot(page, "phone-portal-my-requests.png")
     page.get_by_role("link", name=tickets[0].subject).click()
     expect(page.get_by_role("heading", name=tickets[0].subject)).to_be_visible()
+
+
+def test_customer_rates_the_help_after_a_click_on_the_page(browser, live_server, agent, tickets, mailoutbox):
+    import re
+
+    from tickets.surveys.services import surveys_send
+
+    ticket = tickets[0]
+    ticket.queue.survey_ces = True
+    ticket.queue.save()
+    services.ticket_set_status(ticket=ticket, status=Ticket.Status.SOLVED, actor=agent)
+    surveys_send(ticket_id=ticket.pk)
+    link = re.search(r"http://\S+/rate/\?csat=5", mailoutbox[-1].body).group(0).replace("http://127.0.0.1:8000", "")
+    page = open_page(browser, live_server, viewport=PHONE)
+    page.goto(link)
+    expect(page.get_by_role("radio", name="5").first).to_be_checked()
+    assert horizontal_overflow(page) == 0
+    page.locator("fieldset", has_text="How easy").get_by_role("radio", name="6").check()
+    page.get_by_label("Anything to tell us?").fill("Fast and friendly.")
+    screenshot(page, "phone-portal-rate.png")
+    page.get_by_role("button", name="Send my answer").click()
+    expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
+    assert dict(ticket.surveys.values_list("kind", "score")) == {"csat": 5, "ces": 6}

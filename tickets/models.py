@@ -26,6 +26,13 @@ class Queue(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="queues", verbose_name=_("team"))
+    # Satisfaction surveys when a ticket of the queue is solved (tickets.surveys).
+    survey_csat = models.BooleanField(_("ask for satisfaction (CSAT)"), default=True)
+    survey_nps = models.BooleanField(
+        _("ask how likely they recommend us (NPS)"), default=False,
+        help_text=_("At most once per customer in NPS_INTERVAL_DAYS (90)."),
+    )  # fmt: skip
+    survey_ces = models.BooleanField(_("ask how easy it was (CES)"), default=False)
     on_portal = models.BooleanField(
         _("customers can choose it on the portal"), default=False,
         help_text=_("The portal's request form offers these queues as topics (the first one when only one is "
@@ -419,3 +426,4 @@ class Notification(models.Model):
 
 # The email channel's own tables (mailboxes, raw inbound mail, blocked senders) live with its code.
 from .mail.models import BlockedSender, InboundEmail, Mailbox  # noqa: E402, F401
+from .surveys.models import Survey  # noqa: E402, F401

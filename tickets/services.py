@@ -227,6 +227,10 @@ def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, whe
     if status in Ticket.RESOLVED_STATUSES and old not in Ticket.RESOLVED_STATUSES:
         ticket.resolved_at = now
         fields.append("resolved_at")
+    if status == Status.SOLVED:
+        from .tasks import send_surveys_task
+
+        send_surveys_task.delay_on_commit(ticket.pk)
     elif status not in Ticket.RESOLVED_STATUSES and old in Ticket.RESOLVED_STATUSES:
         ticket.resolved_at = None
         fields.append("resolved_at")

@@ -73,3 +73,12 @@ def fetch_mailboxes_task() -> dict:
     from .mail.imap import fetch_all_mailboxes
 
     return {str(key): value for key, value in fetch_all_mailboxes().items()}
+
+
+@shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=900,
+             max_retries=8)  # fmt: skip
+def send_surveys_task(ticket_id: int) -> int:
+    """A ticket was solved: ask its customer the queue's survey questions. Idempotent."""
+    from .surveys.services import surveys_send
+
+    return len(surveys_send(ticket_id=ticket_id))

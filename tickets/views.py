@@ -42,7 +42,7 @@ from .forms import (
     TicketListForm,
 )
 from .mail.outbound import reply_retry
-from .models import Message, Ticket
+from .models import Message, Survey, Ticket
 
 PAGE_SIZE = 50
 RECENT_TICKETS = 5
@@ -207,6 +207,7 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
         "recent_tickets": selectors.customer_recent_tickets(
             user=user, customer_id=ticket.customer_id, exclude_id=ticket.pk, limit=RECENT_TICKETS
         ),
+        "surveys": Survey.of_ticket(ticket),
         "events": events[:50],
         "events_truncated": len(events) > 50,
         "is_closed": ticket.status == Ticket.Status.CLOSED,

@@ -45,6 +45,11 @@ def _sender(mailbox: Mailbox | None) -> str:
     return formataddr((mailbox.from_name or settings.HELPDESK_NAME, mailbox.email_address))
 
 
+def sender_of(ticket: Ticket) -> str:
+    """The From of email about this ticket: its queue's mailbox, else the default sender."""
+    return _sender(mailbox_of(ticket))
+
+
 def _reply_to(ticket: Ticket, mailbox: Mailbox | None) -> list[str]:
     if mailbox is not None and mailbox.plus_addressing:
         return [mailbox.reply_address(reply_token(ticket.pk))]

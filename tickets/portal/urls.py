@@ -12,6 +12,7 @@ urlpatterns = [
     path("requests/<str:token>/", views.request_view, name="request"),
     path("requests/<str:token>/files/<int:attachment_id>/", views.request_attachment_view, name="attachment"),
     path("requests/<str:token>/new-link/", views.request_new_link_view, name="new_link"),
+    path("requests/<str:token>/rate/", views.rate_view, name="rate"),
     path("sign-in/", views.sign_in_view, name="sign_in"),
     path("sign-in/<str:token>/", views.sign_in_link_view, name="sign_in_link"),
     path("sign-out/", views.sign_out_view, name="sign_out"),

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.models import Customer
@@ -18,7 +19,8 @@ from helpdesk.ratelimit import allow
 
 from .. import selectors, services
 from ..display import conversation_display
-from ..models import Attachment, Message, Ticket
+from ..models import Attachment, Message, Survey, Ticket
+from ..surveys.services import survey_answer
 from . import sign_in as portal_sign_in
 from .forms import PortalReplyForm, PortalRequestForm, SignInForm
 from .links import LinkExpired, follow_token, follow_url, ticket_for_token
@@ -93,8 +95,10 @@ def request_view(request, token):
     for message in conversation:  # an agent signs with their name only; the help desk's is in the header
         if message.author_user is not None:
             message.author_label = message.author_user.full_name
+    surveys = Survey.of_ticket(ticket)
     context = {"ticket": ticket, "token": token, "conversation": conversation, "form": form,
-               "status": _customer_status(ticket)}  # fmt: skip
+               "status": _customer_status(ticket), "surveys": surveys,
+               "surveys_answered": any(s.answered_at for s in surveys)}  # fmt: skip
     return _private(render(request, "portal/request.html", context, status=400 if form.errors else 200))
 
 
@@ -238,3 +242,59 @@ def my_requests_view(request):
         ticket.portal_url = reverse("portal:request", args=[follow_token(ticket)])
         ticket.portal_status = _customer_status(ticket)
     return _private(render(request, "portal/my_requests.html", {"customer": customer, "tickets": tickets}))
+
+
+# --- satisfaction surveys ----------------------------------------------------------------------
+
+SURVEY_QUESTIONS = {
+    "csat": (_lazy("How satisfied are you with the help you got?"), _lazy("Not at all"), _lazy("Very satisfied")),
+    "nps": (_lazy("How likely are you to recommend us to a friend?"), _lazy("Not at all likely"), _lazy("Very likely")),
+    "ces": (_lazy("How easy was it to get your issue resolved?"), _lazy("Very hard"), _lazy("Very easy")),
+}
+
+
+@require_http_methods(["GET", "POST"])
+def rate_view(request, token):
+    """The survey page the email's score links open, with that score chosen; only sending the form records
+    it (mail scanners follow links, and must not answer for the customer)."""
+    ticket, expired = _ticket_or_expired(request, token)
+    if expired:
+        return expired
+    surveys = Survey.of_ticket(ticket)
+    if not surveys:
+        return redirect("portal:request", token=token)
+    source = request.POST if request.method == "POST" else request.GET
+    error = ""
+    if request.method == "POST":
+        given = {s.kind: source.get(s.kind, "").strip() for s in surveys}
+        if not any(given.values()):
+            error = _("Choose a score first.")
+        else:
+            try:
+                with transaction.atomic():
+                    for survey in surveys:
+                        if given[survey.kind]:
+                            comment = source.get("comment", "") if survey.kind == "csat" else ""
+                            survey_answer(survey=survey, score=_int(given[survey.kind]), comment=comment)
+            except ValidationError as problem:
+                error = " ".join(problem.messages)
+            else:
+                messages.success(request, _("Thank you for your feedback!"))
+                return redirect("portal:request", token=token)
+    questions = []
+    for survey in surveys:
+        text, low_label, high_label = SURVEY_QUESTIONS[survey.kind]
+        chosen = source.get(survey.kind) or (str(survey.score) if survey.score is not None else "")
+        questions.append({"kind": survey.kind, "text": text, "low": low_label, "high": high_label,
+                          "scores": [str(score) for score in survey.scale], "chosen": chosen})  # fmt: skip
+    comment = source.get("comment", next((s.comment for s in surveys if s.kind == "csat"), ""))
+    context = {"ticket": ticket, "token": token, "questions": questions, "error": error, "comment": comment,
+               "asks_csat": any(s.kind == "csat" for s in surveys)}  # fmt: skip
+    return _private(render(request, "portal/rate.html", context, status=400 if error else 200))
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None

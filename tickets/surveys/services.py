@@ -1,0 +1,72 @@
+"""Putting the surveys to a solved ticket's customer, and recording their answers."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from helpdesk.emails import send_email
+from helpdesk.errors import ValidationError
+
+from ..models import Ticket
+from .models import Survey
+
+
+def surveys_send(*, ticket_id: int) -> list[Survey]:
+    """Ask the customer of a solved ticket the questions its queue asks, in one email; returns the surveys
+    sent now. At most once per kind and ticket (a ticket solved again is not asked again); NPS at most
+    once per customer in NPS_INTERVAL_DAYS; never when the ticket is no longer solved or automatic mail
+    may not go to the address (bouncing, blocked, too many). Idempotent."""
+    from ..mail.outbound import automatic_mail_refusal, sender_of
+    from ..portal.links import follow_token
+
+    with transaction.atomic():
+        ticket = (Ticket.objects.select_for_update(of=("self",)).select_related("customer", "queue")
+                  .get(pk=ticket_id))  # fmt: skip
+        if ticket.status != Ticket.Status.SOLVED or ticket.merged_into_id is not None:
+            return []
+        queue = ticket.queue
+        wanted = [kind for kind, on in ((Survey.Kind.CSAT, queue.survey_csat), (Survey.Kind.NPS, queue.survey_nps),
+                                        (Survey.Kind.CES, queue.survey_ces)) if on]  # fmt: skip
+        wanted = [kind for kind in wanted if kind not in set(ticket.surveys.values_list("kind", flat=True))]
+        if Survey.Kind.NPS in wanted and _nps_asked_lately(ticket.customer_id):
+            wanted.remove(Survey.Kind.NPS)
+        if not wanted or automatic_mail_refusal(ticket):
+            return []
+        surveys = Survey.objects.bulk_create([Survey(ticket=ticket, customer=ticket.customer, kind=kind)
+                                              for kind in wanted])  # fmt: skip
+        rate_url = settings.SITE_URL.rstrip("/") + _rate_path(follow_token(ticket))
+        send_email(
+            name="ticket_survey",
+            to=[ticket.customer.email],
+            context={"ticket": ticket, "customer": ticket.customer, "kinds": wanted, "rate_url": rate_url,
+                     "first": wanted[0], "first_scale": surveys[0].scale},
+            from_email=sender_of(ticket),
+            headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        )  # fmt: skip
+    return surveys
+
+
+def _rate_path(token: str) -> str:
+    return reverse("portal:rate", args=[token])
+
+
+def _nps_asked_lately(customer_id: int) -> bool:
+    since = timezone.now() - timedelta(days=settings.NPS_INTERVAL_DAYS)
+    return Survey.objects.filter(customer_id=customer_id, kind=Survey.Kind.NPS, sent_at__gte=since).exists()
+
+
+def survey_answer(*, survey: Survey, score: int, comment: str = "") -> Survey:
+    """Record (or change) an answer. Its time is when it was last given (METRICS.md: an answer belongs to the
+    period in which it was given)."""
+    low, high = Survey.SCALES[survey.kind]
+    if score is None or not low <= score <= high:
+        raise ValidationError(_("Choose a score from %(low)s to %(high)s."), params={"low": low, "high": high})
+    survey.score = score
+    survey.comment = (comment or "").strip()[:5000]
+    survey.answered_at = timezone.now()
+    survey.save(update_fields=["score", "comment", "answered_at"])
+    return survey
