@@ -31,6 +31,7 @@ urlpatterns = [
          name="password_reset_complete"),
     path("account/", account_view, name="account"),
     path("tickets/", include("tickets.urls")),
+    path("help/", include("knowledge_base.urls")),
     path("help/", include("tickets.portal.urls")),
     path("mail/inbound/", inbound_email_view, name="inbound_email"),
     path("admin/", admin.site.urls),

@@ -18,7 +18,6 @@ from .factories import CustomerFactory
 
 SECRET = "Internal: refund approved by the owner only"
 ROUTES = {  # name: how to build its URL from (token, attachment id)
-    "home": lambda token, file_id: reverse("portal:home"),
     "request_new": lambda token, file_id: reverse("portal:request_new"),
     "request": lambda token, file_id: reverse("portal:request", args=[token]),
     "attachment": lambda token, file_id: reverse("portal:attachment", args=[token, file_id]),

@@ -263,6 +263,7 @@ def test_customer_asks_for_help_on_the_portal(browser, live_server, queue, team)
     for viewport, name in ((DESKTOP, "portal-new-request.png"), (PHONE, "phone-portal-new-request.png")):
         page = open_page(browser, live_server, viewport=viewport)
         page.goto("/help/")
+        page.get_by_role("link", name="Ask for help").first.click()
         expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
         assert horizontal_overflow(page) == 0
         screenshot(page, name)
@@ -327,3 +328,32 @@ def test_customer_rates_the_help_after_a_click_on_the_page(browser, live_server,
     page.get_by_role("button", name="Send my answer").click()
     expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
     assert dict(ticket.surveys.values_list("kind", "score")) == {"csat": 5, "ces": 6}
+
+
+def test_customer_searches_reads_and_votes_in_the_help_center(browser, live_server, db):
+    from knowledge_base.demo import demo_help_center_load
+    from knowledge_base.models import Article
+
+    demo_help_center_load()
+    for viewport, prefix in ((DESKTOP, ""), (PHONE, "phone-")):
+        page = open_page(browser, live_server, viewport=viewport)
+        page.goto("/help/")
+        expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
+        assert horizontal_overflow(page) == 0
+        screenshot(page, f"{prefix}kb-home.png")
+    page.get_by_label("Search the help center").fill("retrun")  # a typo
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("link", name="Returning an item")).to_be_visible()
+    page.get_by_label("Search the help center").fill("parcel tracking")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".kb-results mark").first).to_be_visible()
+    screenshot(page, "phone-kb-search.png")
+    page.get_by_role("link", name="Where is my order?").click()
+    expect(page.get_by_role("heading", name="Where is my order?")).to_be_visible()
+    assert horizontal_overflow(page) == 0
+    page.get_by_placeholder("What could be better? (optional)").fill("Which courier do you use?")
+    page.get_by_role("button", name="No").click()
+    expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
+    screenshot(page, "phone-kb-article.png")
+    article = Article.objects.get(title="Where is my order?")
+    assert (article.helpful_no, article.votes.get().comment) == (1, "Which courier do you use?")

@@ -16,7 +16,7 @@ from customers.models import Customer
 from helpdesk.models import Team, User
 from tickets.mail.models import Mailbox
 from tickets.management.commands.bench import percentile
-from tickets.models import Message, Tag, Ticket, TicketEvent
+from tickets.models import Message, Queue, Tag, Ticket, TicketEvent
 from tickets.seeding import BULK_TABLES, LONG_TICKET_MESSAGES, seed_dataset
 
 RULES = {
@@ -221,6 +221,10 @@ def test_demo_data_loads_what_it_promises_once(db, settings, fast_passwords):
     assert broken_rules() == {}
     assert sorted(Mailbox.objects.values_list("email_address", flat=True)) == [
         "hello@beanandcrumb.example", "shop@beanandcrumb.example"]  # fmt: skip
+    from knowledge_base.selectors import article_search, portal_articles
+
+    assert portal_articles().count() == 6 and Queue.objects.filter(on_portal=True).count() == 4
+    assert [a.title for a in article_search(query="return")][:1] == ["Returning an item"]
 
     again = io.StringIO()
     call_command("demo_data", stdout=again)

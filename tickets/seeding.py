@@ -862,4 +862,7 @@ def demo_data_load(*, password: str) -> DemoLogins | None:
         staff=_staff_of(queues, kinds), customers=customers, tickets=DEMO_TICKETS, messages_per_ticket=5,
         days=DEMO_DAYS, seed=DEMO_SEED, stale_share=DEMO_STALE_SHARE, defer_indexes=False,
     )  # fmt: skip
+    from knowledge_base.demo import demo_help_center_load
+
+    demo_help_center_load()
     return DemoLogins(owner=DEMO_OWNER, agents=DEMO_AGENTS, tickets=DEMO_TICKETS)

@@ -1,13 +1,10 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
 from . import views
 
 app_name = "portal"
 
 urlpatterns = [
-    # The portal's home (knowledge base and search) comes with issue 5's articles; until then, the form.
-    path("", RedirectView.as_view(pattern_name="portal:request_new", permanent=False), name="home"),
     path("requests/new/", views.request_new_view, name="request_new"),
     path("requests/<str:token>/", views.request_view, name="request"),
     path("requests/<str:token>/files/<int:attachment_id>/", views.request_attachment_view, name="attachment"),

@@ -1,0 +1,49 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Article, ArticleVote, Category, Section
+from .services import article_save
+
+
+class SectionInline(admin.TabularInline):
+    model = Section
+    extra = 1
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "position"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [SectionInline]
+
+
+class VoteInline(admin.TabularInline):
+    """Readers' feedback on the article, newest first."""
+
+    model = ArticleVote
+    extra = 0
+    fields = ["created_at", "helpful", "comment"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = _("feedback from readers")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "section", "state", "visibility", "pinned", "view_count", "helpful_yes", "helpful_no",
+                    "reviewed_at"]  # fmt: skip
+    list_filter = ["state", "visibility", "pinned", "section__category"]
+    search_fields = ["title", "body"]
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["related"]
+    readonly_fields = ["view_count", "helpful_yes", "helpful_no", "published_at"]
+    list_select_related = ["section__category"]
+    inlines = [VoteInline]
+
+    def save_model(self, request, obj, form, change):
+        if obj.author_id is None:
+            obj.author = request.user
+        article_save(article=obj)

@@ -1,0 +1,66 @@
+"""Reading the knowledge base: what the portal shows, and search."""
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.utils.html import escape
+
+from .models import Article, Category, Section
+
+SEARCH_RESULTS = 20
+TYPO_SIMILARITY = 0.4
+# ts_headline marks the matches with these; the text is escaped, then they become <mark> (never raw HTML).
+_START, _STOP = "\x02", "\x03"
+
+
+def portal_articles() -> QuerySet[Article]:
+    """Articles customers may read: published and public."""
+    return Article.objects.filter(state=Article.State.PUBLISHED, visibility=Article.Visibility.PUBLIC)
+
+
+def portal_categories() -> list[Category]:
+    """Categories with at least one article on the portal, each with its article count."""
+    on_portal = Q(sections__articles__state=Article.State.PUBLISHED,
+                  sections__articles__visibility=Article.Visibility.PUBLIC)  # fmt: skip
+    return list(Category.objects.annotate(article_count=Count("sections__articles", filter=on_portal))
+                .filter(article_count__gt=0).order_by("position", "name"))  # fmt: skip
+
+
+def portal_faq(limit: int = 8) -> list[Article]:
+    """Pinned articles first, then the most read."""
+    return list(portal_articles().order_by("-pinned", "-view_count", "title").only("title", "slug", "excerpt")[:limit])
+
+
+def category_sections(category: Category) -> list[Section]:
+    articles = Prefetch("articles", queryset=portal_articles().only("title", "slug", "excerpt", "section_id"),
+                        to_attr="portal_articles")  # fmt: skip
+    return [section for section in category.sections.prefetch_related(articles) if section.portal_articles]
+
+
+def article_search(
+    *, query: str, limit: int = SEARCH_RESULTS, articles: QuerySet[Article] | None = None
+) -> list[Article]:
+    """Articles matching ``query``, best first, each with a ``snippet`` (HTML: the text escaped, the matches
+    in <mark>). Full-text search (stemmed, accent-insensitive, websearch syntax) ranked by relevance; when it
+    finds fewer than ``limit``, titles that look like the query fill in (typos: pg_trgm)."""
+    query = " ".join((query or "").split())[:200]
+    if not query:
+        return []
+    articles = portal_articles() if articles is None else articles
+    ts_query = SearchQuery(query, search_type="websearch", config="helpdesk")
+    found = list(
+        articles.filter(search_vector=ts_query)
+        .annotate(rank=SearchRank(F("search_vector"), ts_query),
+                  headline=SearchHeadline("body_text", ts_query, config="helpdesk", start_sel=_START, stop_sel=_STOP,
+                                          max_words=28, min_words=12, max_fragments=2))
+        .order_by("-rank", "-view_count", "pk")[:limit]
+    )  # fmt: skip
+    if len(found) < limit:
+        # Titles with a word like the query's (pg_trgm's word similarity; 0.4 lets "retrun" find "Returning").
+        similar = (articles.exclude(pk__in=[a.pk for a in found])
+                   .annotate(similarity=TrigramWordSimilarity(query, "title"))
+                   .filter(similarity__gte=TYPO_SIMILARITY).order_by("-similarity", "pk")[: limit - len(found)])  # fmt: skip
+        found += list(similar)
+    for article in found:
+        headline = getattr(article, "headline", "") or article.excerpt
+        article.snippet = escape(" ".join(headline.split())).replace(_START, "<mark>").replace(_STOP, "</mark>")
+    return found

@@ -1,0 +1,69 @@
+"""The help center on the portal: home, categories, articles with "Was this helpful?", and search."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk.client_ip import client_ip
+from helpdesk.ratelimit import allow
+
+from . import selectors, services
+from .models import Article, ArticleSlug, Category
+
+VOTES_PER_DAY_PER_ARTICLE = 1  # per client address
+
+
+@require_GET
+def home_view(request):
+    context = {"categories": selectors.portal_categories(), "faq": selectors.portal_faq()}
+    return render(request, "kb/home.html", context)
+
+
+@require_GET
+def category_view(request, slug):
+    category = get_object_or_404(Category, slug=slug)
+    sections = selectors.category_sections(category)
+    if not sections:
+        raise Http404(_("No such category."))
+    return render(request, "kb/category.html", {"category": category, "sections": sections})
+
+
+def _portal_article(slug: str) -> Article | None:
+    return selectors.portal_articles().select_related("section__category").filter(slug=slug).first()
+
+
+@require_GET
+def article_view(request, slug):
+    article = _portal_article(slug)
+    if article is None:
+        old = ArticleSlug.objects.select_related("article").filter(slug=slug).first()
+        if old is not None and old.article.on_portal:
+            return redirect(old.article, permanent=True)
+        raise Http404(_("No such article."))
+    services.article_viewed(article_id=article.pk)
+    related = [other for other in article.related.all() if other.on_portal][:5]
+    return render(request, "kb/article.html", {"article": article, "related": related,
+                                                "voted": request.GET.get("voted") == "1"})  # fmt: skip
+
+
+@require_POST
+def article_vote_view(request, slug):
+    article = _portal_article(slug)
+    if article is None:
+        raise Http404(_("No such article."))
+    helpful = request.POST.get("helpful")
+    if helpful not in ("yes", "no"):
+        messages.error(request, _("Choose “Yes” or “No”."))
+        return redirect(article)
+    if allow(f"kb-vote:{article.pk}:{client_ip(request)}", limit=VOTES_PER_DAY_PER_ARTICLE, seconds=86_400):
+        services.article_vote(article=article, helpful=helpful == "yes", comment=request.POST.get("comment", ""))
+    return redirect(f"{article.get_absolute_url()}?voted=1")
+
+
+@require_GET
+def search_view(request):
+    query = request.GET.get("q", "").strip()
+    results = selectors.article_search(query=query) if query else []
+    return render(request, "kb/search.html", {"query": query, "results": results})
