@@ -1,6 +1,7 @@
 """Reading the knowledge base: what the portal shows, and search."""
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection, transaction
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.html import escape
 
@@ -55,12 +56,21 @@ def article_search(
         .order_by("-rank", "-view_count", "pk")[:limit]
     )  # fmt: skip
     if len(found) < limit:
-        # Titles with a word like the query's (pg_trgm's word similarity; 0.4 lets "retrun" find "Returning").
-        similar = (articles.exclude(pk__in=[a.pk for a in found])
-                   .annotate(similarity=TrigramWordSimilarity(query, "title"))
-                   .filter(similarity__gte=TYPO_SIMILARITY).order_by("-similarity", "pk")[: limit - len(found)])  # fmt: skip
-        found += list(similar)
+        found += _similar_titles(articles.exclude(pk__in=[a.pk for a in found]), query, limit - len(found))
     for article in found:
         headline = getattr(article, "headline", "") or article.excerpt
         article.snippet = escape(" ".join(headline.split())).replace(_START, "<mark>").replace(_STOP, "</mark>")
     return found
+
+
+def _similar_titles(articles: QuerySet[Article], query: str, limit: int) -> list[Article]:
+    """Titles with a word like the query's (pg_trgm word similarity ≥ TYPO_SIMILARITY: "retrun" finds
+    "Returning an item"). The ``%>`` operator uses the title's trigram index; its threshold is set for
+    this query only (SET LOCAL, in its own transaction or savepoint)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(TYPO_SIMILARITY)])
+        return list(
+            articles.filter(title__trigram_word_similar=query)
+            .annotate(similarity=TrigramWordSimilarity(query, "title"))
+            .order_by("-similarity", "pk")[:limit]
+        )
