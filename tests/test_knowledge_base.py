@@ -1,5 +1,7 @@
 """The help center: what customers can read, search, vote; old links keep working."""
 
+import re
+
 import pytest
 
 from knowledge_base.models import Article, ArticleVote, Category, Section
@@ -119,3 +121,19 @@ def test_agents_edit_articles_in_the_admin(admin_client, section):
         "gifts",
     ]
     assert [a.title for a in article_search(query="gift")] == ["Gift cards"]
+
+
+def test_the_search_benchmark_reports_every_query(db, settings):
+    import io
+
+    from django.core.management import call_command
+
+    from knowledge_base.management.commands.bench_kb import QUERIES
+
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("bench_kb", articles=40, runs=2, stdout=out)
+    rows = [line for line in out.getvalue().splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == QUERIES
+    assert "40 published public articles" in out.getvalue()
+    assert all(re.fullmatch(r"\| `[^`]+` \| \d+ \|( [\d.]+ \|){4}", row) for row in rows)
