@@ -1,4 +1,6 @@
-"""Reading the knowledge base: what the portal shows, and search."""
+"""Reading the knowledge base: what the portal shows, search, and suggestions for agents."""
+
+import re
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connection, transaction
@@ -38,11 +40,12 @@ def category_sections(category: Category) -> list[Section]:
 
 
 def article_search(
-    *, query: str, limit: int = SEARCH_RESULTS, articles: QuerySet[Article] | None = None
+    *, query: str, limit: int = SEARCH_RESULTS, articles: QuerySet[Article] | None = None, typos: bool = True
 ) -> list[Article]:
     """Articles matching ``query``, best first, each with a ``snippet`` (HTML: the text escaped, the matches
     in <mark>). Full-text search (stemmed, accent-insensitive, websearch syntax) ranked by relevance; when it
-    finds fewer than ``limit``, titles that look like the query fill in (typos: pg_trgm)."""
+    finds fewer than ``limit``, titles that look like the query fill in (typos: pg_trgm), unless ``typos`` is
+    off. ``articles``: where to search (default: what the portal shows)."""
     query = " ".join((query or "").split())[:200]
     if not query:
         return []
@@ -55,7 +58,7 @@ def article_search(
                                           max_words=28, min_words=12, max_fragments=2))
         .order_by("-rank", "-view_count", "pk")[:limit]
     )  # fmt: skip
-    if len(found) < limit:
+    if typos and len(found) < limit:
         found += _similar_titles(articles.exclude(pk__in=[a.pk for a in found]), query, limit - len(found))
     for article in found:
         headline = getattr(article, "headline", "") or article.excerpt
@@ -74,3 +77,20 @@ def _similar_titles(articles: QuerySet[Article], query: str, limit: int) -> list
             .annotate(similarity=TrigramWordSimilarity(query, "title"))
             .order_by("-similarity", "pk")[:limit]
         )
+
+
+SUGGESTION_WORDS = 12
+
+
+def agent_articles() -> QuerySet[Article]:
+    """Articles agents may use: published, public or internal."""
+    return Article.objects.filter(state=Article.State.PUBLISHED)
+
+
+def suggested_articles(*, text: str, limit: int = 3) -> list[Article]:
+    """Articles that share words with ``text`` (a ticket's subject and first message), best first: any of its
+    longer words may match, where a search box would need all of them."""
+    words = list(dict.fromkeys(word for word in re.findall(r"[^\W\d_]{4,}", text.lower())))[:SUGGESTION_WORDS]
+    if not words:
+        return []
+    return article_search(query=" or ".join(words), limit=limit, articles=agent_articles(), typos=False)

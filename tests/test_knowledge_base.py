@@ -137,3 +137,32 @@ def test_the_search_benchmark_reports_every_query(db, settings):
     assert [row.split("`")[1] for row in rows] == QUERIES
     assert "40 published public articles" in out.getvalue()
     assert all(re.fullmatch(r"\| `[^`]+` \| \d+ \|( [\d.]+ \|){4}", row) for row in rows)
+
+
+# --- on the agents' ticket page ----------------------------------------------------------------
+
+
+def test_agents_get_suggested_articles_and_insert_a_link_or_the_text(client, agent, make_ticket, make_article):
+    make_article("Where is my parcel?", body="Use the **tracking** link.", slug="where-is-my-parcel")
+    make_article("Courier phone numbers", body="DPD: 0123", visibility=Article.Visibility.INTERNAL)
+    make_article("Opening hours", body="Monday to Friday.")
+    ticket = make_ticket(subject="Parcel not arrived", body="My parcel has not arrived; which courier do you use?")
+    client.force_login(agent)
+
+    html = client.get(f"/tickets/{ticket.pk}/articles/").content.decode()
+    assert "Where is my parcel?" in html and "Courier phone numbers" in html and "Opening hours" not in html
+    assert html.count("Insert link") == 1  # internal articles are never linked for the customer
+
+    parcel = Article.objects.get(slug="where-is-my-parcel")
+    page = client.get(f"/tickets/{ticket.pk}/", {"article": parcel.pk, "insert": "link"}).content.decode()
+    assert "[Where is my parcel?](http://127.0.0.1:8000/help/articles/where-is-my-parcel/)</textarea>" in page
+    page = client.get(f"/tickets/{ticket.pk}/", {"article": parcel.pk, "insert": "text"}).content.decode()
+    assert "Use the **tracking** link.</textarea>" in page
+    draft = make_article("Draft", body="secret draft", state=Article.State.DRAFT)
+    assert "secret draft" not in client.get(f"/tickets/{ticket.pk}/", {"article": draft.pk}).content.decode()
+
+
+def test_suggestions_follow_ticket_permissions(client, other_agent, make_ticket, make_article):
+    ticket = make_ticket(subject="Parcel not arrived")
+    client.force_login(other_agent)  # another team's agent
+    assert client.get(f"/tickets/{ticket.pk}/articles/").status_code == 404

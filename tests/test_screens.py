@@ -4,6 +4,7 @@ Screenshots go to var/screenshots/ for a person to look at.
 """
 
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -328,6 +329,22 @@ def test_customer_rates_the_help_after_a_click_on_the_page(browser, live_server,
     page.get_by_role("button", name="Send my answer").click()
     expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
     assert dict(ticket.surveys.values_list("kind", "score")) == {"csat": 5, "ces": 6}
+
+
+def test_agent_inserts_a_suggested_article_into_the_reply(browser, live_server, agent, tickets):
+    from knowledge_base.demo import demo_help_center_load
+
+    demo_help_center_load()
+    page = open_page(browser, live_server)
+    sign_in(page, agent)
+    page.goto(f"/tickets/{tickets[0].pk}/")  # "Order 1042 has not arrived"
+    suggestions = page.locator(".suggested-articles")
+    expect(suggestions.get_by_text("Where is my order?")).to_be_visible()
+    screenshot(page, "desktop-detail-suggestions.png")
+    suggestions.locator("li", has_text="Where is my order?").get_by_role("link", name="Insert link").click()
+    expect(page.locator("[data-reply-box]")).to_have_value(
+        re.compile(r"^\[Where is my order\?\]\(http.*/help/articles/")
+    )
 
 
 def test_customer_searches_reads_and_votes_in_the_help_center(browser, live_server, db):

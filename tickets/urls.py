@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:ticket_id>/assignee/", views.ticket_assign_view, name="assign"),
     path("<int:ticket_id>/queue/", views.ticket_queue_view, name="queue"),
     path("<int:ticket_id>/canned/", views.ticket_canned_view, name="canned_search"),
+    path("<int:ticket_id>/articles/", views.ticket_articles_view, name="suggested_articles"),
     path("<int:ticket_id>/presence/", views.ticket_presence_view, name="presence"),
     path("canned/", views.canned_list_view, name="canned"),
     path("canned/<int:response_id>/delete/", views.canned_delete_view, name="canned_delete"),

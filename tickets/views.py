@@ -4,6 +4,7 @@ Each view parses its input, checks access (``selectors.access_ticket`` first), c
 renders. htmx requests get the named partial of the page (``tickets/list.html#results``).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -23,6 +24,7 @@ from redis import RedisError
 from customers.selectors import access_customer, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
+from knowledge_base import selectors as kb_selectors
 
 from . import canned, notifications, presence, saved_views, selectors, services
 from .display import conversation_display, relative_time, ticket_rows
@@ -228,9 +230,31 @@ def ticket_detail_view(request, ticket_id):
     if request.GET.get("canned"):  # "insert a canned response": the composer starts with its text
         response = canned.access_canned(request.user, request.GET["canned"])
         initial["body"] = canned.canned_render(response=response, ticket=ticket, agent=request.user)
+    if request.GET.get("article"):  # "insert an article": its link (public ones) or its text
+        initial["body"] = _article_insert(request.GET["article"], as_link=request.GET.get("insert") == "link")
     composer = ComposerForm(ticket=ticket, initial=initial)
     notifications.notifications_mark_read(user=request.user, ticket_id=ticket.pk)  # seen now
     return render(request, "tickets/detail.html", _detail_context(request, ticket, composer=composer))
+
+
+def _article_insert(article_id: str, *, as_link: bool) -> str:
+    article = kb_selectors.agent_articles().filter(pk=int(article_id) if article_id.isdigit() else 0).first()
+    if article is None:
+        return ""
+    if as_link and article.on_portal:
+        return f"[{article.title}]({settings.SITE_URL.rstrip('/')}{article.get_absolute_url()})"
+    return article.body
+
+
+@login_required
+@require_GET
+def ticket_articles_view(request, ticket_id):
+    """Suggested articles for the ticket (its subject and first message), loaded after the page."""
+    ticket = selectors.access_ticket(request.user, ticket_id)
+    first = ticket.messages.filter(kind=Message.Kind.CUSTOMER).order_by("created_at", "pk").first()
+    text = f"{ticket.subject} {first.body_text[:2000] if first else ''}"
+    articles = kb_selectors.suggested_articles(text=text)
+    return render(request, "tickets/detail.html#suggested-articles", {"ticket": ticket, "articles": articles})
 
 
 def _arrived_meanwhile(ticket: Ticket, user, seen_up_to: int | None) -> bool:
