@@ -1,8 +1,11 @@
 from django.contrib import admin
+from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import selectors
 from .models import Article, ArticleVote, Category, Section
-from .services import article_save
+from .services import DEFLECTION_WINDOW, article_save
 
 
 class SectionInline(admin.TabularInline):
@@ -34,7 +37,7 @@ class VoteInline(admin.TabularInline):
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     list_display = ["title", "section", "state", "visibility", "pinned", "view_count", "helpful_yes", "helpful_no",
-                    "reviewed_at"]  # fmt: skip
+                    "deflection_count", "reviewed_at"]  # fmt: skip
     list_filter = ["state", "visibility", "pinned", "section__category"]
     search_fields = ["title", "body"]
     prepopulated_fields = {"slug": ["title"]}
@@ -42,6 +45,19 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ["view_count", "helpful_yes", "helpful_no", "published_at"]
     list_select_related = ["section__category"]
     inlines = [VoteInline]
+
+    def get_queryset(self, request):
+        answered = Q(deflections__asked_anyway=False, deflections__opened_at__lt=timezone.now() - DEFLECTION_WINDOW)
+        return super().get_queryset(request).annotate(deflection_count=Count("deflections", filter=answered))
+
+    @admin.display(description=_("deflections"), ordering="deflection_count")
+    def deflection_count(self, article):
+        """Visitors of the request form who opened it from the suggestions and then sent no request."""
+        return article.deflection_count
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "deflections": selectors.deflections()}
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         if obj.author_id is None:

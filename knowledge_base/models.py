@@ -123,3 +123,20 @@ class ArticleVote(models.Model):
 
     def __str__(self):
         return f"{'👍' if self.helpful else '👎'} {self.comment[:60]}"
+
+
+class Deflection(models.Model):
+    """A visitor of the request form opened an article it suggested. Unless the same visitor sends a request
+    within ``DEFLECTION_WINDOW`` (``asked_anyway``), the article answered them: a deflection."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="deflections")
+    visitor = models.CharField(max_length=64)  # a hash of the session key: nobody's identity
+    opened_at = models.DateTimeField(default=timezone.now)
+    asked_anyway = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["visitor", "article"], name="deflection_once_per_visitor")]
+        indexes = [models.Index(fields=["visitor", "opened_at"], name="deflection_visitor")]
+
+    def __str__(self):
+        return f"{self.article_id} {'asked anyway' if self.asked_anyway else 'answered'}"

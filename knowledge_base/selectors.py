@@ -5,9 +5,10 @@ import re
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connection, transaction
 from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.utils import timezone
 from django.utils.html import escape
 
-from .models import Article, Category, Section
+from .models import Article, Category, Deflection, Section
 
 SEARCH_RESULTS = 20
 TYPO_SIMILARITY = 0.4
@@ -94,3 +95,22 @@ def suggested_articles(*, text: str, limit: int = 3) -> list[Article]:
     if not words:
         return []
     return article_search(query=" or ".join(words), limit=limit, articles=agent_articles(), typos=False)
+
+
+def deflections(*, since=None) -> int:
+    """Visitors answered by an article the request form suggested: they opened it and sent no request in
+    the following ``DEFLECTION_WINDOW`` (only windows that have closed count)."""
+    from .services import DEFLECTION_WINDOW
+
+    closed = Deflection.objects.filter(asked_anyway=False, opened_at__lt=timezone.now() - DEFLECTION_WINDOW)
+    if since is not None:
+        closed = closed.filter(opened_at__gte=since)
+    return closed.values("visitor").distinct().count()
+
+
+def request_form_suggestions(*, subject: str, limit: int = 5) -> list[Article]:
+    """Portal articles for what the customer is typing as the subject of a request."""
+    words = list(dict.fromkeys(re.findall(r"[^\W\d_]{3,}", subject.lower())))[:SUGGESTION_WORDS]
+    if not words:
+        return []
+    return article_search(query=" or ".join(words), limit=limit)

@@ -1,12 +1,15 @@
 """Every write to the knowledge base."""
 
+import hashlib
+from datetime import timedelta
+
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from helpdesk.html import html_to_text, markdown_to_html
 
-from .models import Article, ArticleSlug, ArticleVote
+from .models import Article, ArticleSlug, ArticleVote, Deflection
 
 
 @transaction.atomic
@@ -46,3 +49,26 @@ def article_vote(*, article: Article, helpful: bool, comment: str = "") -> Artic
     counter = "helpful_yes" if helpful else "helpful_no"
     Article.objects.filter(pk=article.pk).update(**{counter: F(counter) + 1})
     return vote
+
+
+DEFLECTION_WINDOW = timedelta(hours=1)
+
+
+def _visitor(request) -> str:
+    """A stable, anonymous id of this browser session (the session is created if there is none)."""
+    if request.session.session_key is None:
+        request.session.save()
+    return hashlib.sha256(request.session.session_key.encode()).hexdigest()[:32]
+
+
+def deflection_opened(*, request, article: Article) -> None:
+    """The visitor opened an article the request form suggested."""
+    Deflection.objects.get_or_create(visitor=_visitor(request), article=article)
+
+
+def deflection_asked_anyway(*, request) -> int:
+    """The visitor sent a request after all: the articles they opened lately did not answer them."""
+    if request.session.session_key is None:
+        return 0
+    since = timezone.now() - DEFLECTION_WINDOW
+    return Deflection.objects.filter(visitor=_visitor(request), opened_at__gte=since).update(asked_anyway=True)

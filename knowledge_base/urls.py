@@ -7,6 +7,7 @@ app_name = "kb"
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("search/", views.search_view, name="search"),
+    path("suggest/", views.suggest_view, name="suggest"),
     path("categories/<slug:slug>/", views.category_view, name="category"),
     path("articles/<slug:slug>/", views.article_view, name="article"),
     path("articles/<slug:slug>/vote/", views.article_vote_view, name="vote"),

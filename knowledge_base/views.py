@@ -43,6 +43,8 @@ def article_view(request, slug):
             return redirect(old.article, permanent=True)
         raise Http404(_("No such article."))
     services.article_viewed(article_id=article.pk)
+    if request.GET.get("from") == "request":  # opened from the request form's suggestions
+        services.deflection_opened(request=request, article=article)
     related = [other for other in article.related.all() if other.on_portal][:5]
     return render(request, "kb/article.html", {"article": article, "related": related,
                                                 "voted": request.GET.get("voted") == "1"})  # fmt: skip
@@ -60,6 +62,13 @@ def article_vote_view(request, slug):
     if allow(f"kb-vote:{article.pk}:{client_ip(request)}", limit=VOTES_PER_DAY_PER_ARTICLE, seconds=86_400):
         services.article_vote(article=article, helpful=helpful == "yes", comment=request.POST.get("comment", ""))
     return redirect(f"{article.get_absolute_url()}?voted=1")
+
+
+@require_GET
+def suggest_view(request):
+    """The request form asks while the customer types the subject: articles that may answer it already."""
+    articles = selectors.request_form_suggestions(subject=request.GET.get("subject", "")[:255])
+    return render(request, "kb/suggestions.html", {"articles": articles})
 
 
 @require_GET

@@ -166,3 +166,40 @@ def test_suggestions_follow_ticket_permissions(client, other_agent, make_ticket,
     ticket = make_ticket(subject="Parcel not arrived")
     client.force_login(other_agent)  # another team's agent
     assert client.get(f"/tickets/{ticket.pk}/articles/").status_code == 404
+
+
+# --- deflection on the request form ------------------------------------------------------------
+
+
+def test_the_request_form_suggests_articles_and_counts_deflections(client, queue, make_article, admin_client):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from knowledge_base.selectors import deflections
+    from knowledge_base.services import DEFLECTION_WINDOW
+
+    article = make_article("Returning an item", body="Unopened items within 30 days.", slug="returning-an-item")
+    make_article("Opening hours", body="Monday to Friday.")
+    html = client.get("/help/suggest/", {"subject": "how do I return my mug"}).content.decode()
+    assert 'href="/help/articles/returning-an-item/?from=request"' in html and "Opening hours" not in html
+    assert client.get("/help/suggest/", {"subject": "zz"}).content.decode().strip() == ""
+
+    client.get("/help/articles/returning-an-item/?from=request")  # opened from the suggestions, then left
+    other = type(client)()
+    other.get("/help/articles/returning-an-item/?from=request")  # opened, then asked anyway
+    other.post("/help/requests/new/", {"email": "bob@example.com", "subject": "Return my mug", "body": "How?"})
+    client.get("/help/articles/returning-an-item/")  # not from the form: not a candidate
+
+    assert deflections() == 0  # the window is still open
+    with time_machine.travel(timezone.now() + DEFLECTION_WINDOW + timedelta(minutes=1)):
+        assert deflections() == 1
+        page = admin_client.get("/admin/knowledge_base/article/").content.decode()
+        assert "Deflections so far: 1 visitor" in page
+    assert article.deflections.count() == 2 and article.deflections.filter(asked_anyway=True).count() == 1
+
+
+def test_the_request_form_asks_for_suggestions_while_typing(client, queue):
+    html = client.get("/help/requests/new/").content.decode()
+    assert 'hx-get="/help/suggest/"' in html and 'id="kb-suggestions"' in html

@@ -268,6 +268,12 @@ def test_customer_asks_for_help_on_the_portal(browser, live_server, queue, team)
         expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
         assert horizontal_overflow(page) == 0
         screenshot(page, name)
+    from knowledge_base.demo import demo_help_center_load
+
+    demo_help_center_load()
+    page.get_by_label("Subject").press_sequentially("Which grind for my moka pot")
+    expect(page.locator("#kb-suggestions").get_by_role("link", name="Which grind for my coffee maker?")).to_be_visible()
+    screenshot(page, "phone-portal-new-request-suggestions.png")
     page.get_by_label("Your email address").fill("zoe@example")
     page.get_by_label("Subject").fill("The grinder makes a noise")
     page.get_by_role("button", name="Send request").click()

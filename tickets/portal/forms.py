@@ -1,4 +1,5 @@
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import MultipleFileField
@@ -22,7 +23,10 @@ class PortalRequestForm(forms.Form):
     name = forms.CharField(label=_("Your name"), max_length=200, required=False)
     queue = forms.ModelChoiceField(label=_("Topic"), queryset=None, empty_label=None,
                                    error_messages={"invalid_choice": _("Choose one of the topics.")})  # fmt: skip
-    subject = forms.CharField(label=_("Subject"), max_length=255)
+    # While the customer types it, articles that may answer already appear below (knowledge_base suggest).
+    subject = forms.CharField(label=_("Subject"), max_length=255, widget=forms.TextInput(attrs={
+        "hx-get": reverse_lazy("kb:suggest"), "hx-trigger": "input changed delay:400ms",
+        "hx-target": "#kb-suggestions", "autocomplete": "off"}))  # fmt: skip
     body = forms.CharField(label=_("Your question or problem"), max_length=50_000,
                            widget=forms.Textarea(attrs={"rows": 8}))  # fmt: skip
     attachments = MultipleFileField(label=_("Attach files"), required=False,

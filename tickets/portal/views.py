@@ -16,6 +16,7 @@ from helpdesk.client_ip import client_ip
 from helpdesk.emails import send_email
 from helpdesk.errors import ValidationError
 from helpdesk.ratelimit import allow
+from knowledge_base.services import deflection_asked_anyway
 
 from .. import selectors, services
 from ..display import conversation_display
@@ -183,6 +184,7 @@ def request_new_view(request):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
+                deflection_asked_anyway(request=request)
                 messages.success(request, _("Thank you! We got your request %(reference)s and sent a confirmation "
                                             "to %(email)s.") % {"reference": ticket.reference,
                                                                 "email": customer.email})  # fmt: skip
