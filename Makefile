@@ -37,6 +37,8 @@ vendor:
 	npm ci --no-audit --no-fund
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	mkdir -p tests/vendor
+	cp node_modules/axe-core/axe.min.js tests/vendor/axe.min.js
 
 seed: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) -m helpdesk.devstack exec -- $(PY) manage.py seed $(SEED_ARGS)

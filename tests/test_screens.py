@@ -380,3 +380,53 @@ def test_customer_searches_reads_and_votes_in_the_help_center(browser, live_serv
     screenshot(page, "phone-kb-article.png")
     article = Article.objects.get(title="Where is my order?")
     assert (article.helpful_no, article.votes.get().comment) == (1, "Which courier do you use?")
+
+
+# --- accessibility of the customers' pages ------------------------------------------------------
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core from the npm registry (`make vendor`)
+
+
+def serious_accessibility_problems(page) -> list[str]:
+    """What axe-core finds on the page with a serious or critical impact (WCAG 2.x A and AA rules)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
+    assert result["passes"], "axe-core ran no rule"
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}× e.g. {v['nodes'][0]['target']})"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]  # fmt: skip
+
+
+def test_portal_pages_pass_an_accessibility_scan(browser, live_server, agent, tickets, mailoutbox, settings):
+    from knowledge_base.demo import demo_help_center_load
+    from tickets.portal.links import follow_token
+    from tickets.surveys.services import surveys_send
+
+    demo_help_center_load()
+    ticket = tickets[0]
+    ticket.queue.on_portal = True
+    ticket.queue.save()
+    services.ticket_reply(ticket=ticket, author=agent, body="It arrives tomorrow.")
+    services.ticket_set_status(ticket=ticket, status=Ticket.Status.SOLVED, actor=agent)
+    surveys_send(ticket_id=ticket.pk)
+    token = follow_token(ticket)
+    pages = ["/help/", "/help/search/?q=order", "/help/search/?q=zeppelin", "/help/categories/orders/",
+             "/help/articles/where-is-my-order/", "/help/requests/new/", f"/help/requests/{token}/",
+             f"/help/requests/{token}/rate/?csat=4", "/help/sign-in/"]  # fmt: skip
+    problems = {}
+    check = open_page(browser, live_server)
+    check.set_content('<html lang="en"><title>t</title><body><main><img src="x.png"></main></body></html>')
+    assert any(p.startswith("image-alt") for p in serious_accessibility_problems(check))  # the scan can fail
+    for viewport in (DESKTOP, PHONE):
+        page = open_page(browser, live_server, viewport=viewport)
+        for url in pages:
+            page.goto(url)
+            found = serious_accessibility_problems(page)
+            if found:
+                problems[f"{url} at {viewport['width']}px"] = found
+        page.goto("/help/requests/new/")
+        page.get_by_role("button", name="Send request").click()  # the form with its errors
+        if found := serious_accessibility_problems(page):
+            problems[f"request form with errors at {viewport['width']}px"] = found
+    assert problems == {}
