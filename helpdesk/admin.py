@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
+from .branding import LOGO_MAX_BYTES, Branding, logo_type
 from .models import Team, User
 
 
@@ -27,3 +30,49 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     filter_horizontal = ["members"]
     search_fields = ["name"]
+
+
+class BrandingForm(forms.ModelForm):
+    logo_file = forms.FileField(label=_("logo"), required=False,
+                                help_text=_("PNG, JPEG or GIF, at most 300 KB; shown at 32 px high."))  # fmt: skip
+    remove_logo = forms.BooleanField(label=_("remove the logo"), required=False)
+
+    class Meta:
+        model = Branding
+        fields = ["name", "primary_colour"]
+
+    def clean_logo_file(self):
+        upload = self.cleaned_data.get("logo_file")
+        if upload is None:
+            return None
+        data = upload.read(LOGO_MAX_BYTES + 1)
+        return data, logo_type(data)
+
+    def save(self, commit=True):
+        branding = super().save(commit=False)
+        if self.cleaned_data.get("remove_logo"):
+            branding.logo, branding.logo_content_type = None, ""
+        elif self.cleaned_data.get("logo_file"):
+            branding.logo, branding.logo_content_type = self.cleaned_data["logo_file"]
+        if commit:
+            branding.save()
+        return branding
+
+
+@admin.register(Branding)
+class BrandingAdmin(admin.ModelAdmin):
+    """One set of branding: the list leads straight to it."""
+
+    form = BrandingForm
+
+    def has_add_permission(self, request):
+        return not Branding.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        branding = Branding.current()
+        if branding._state.adding:
+            branding.save()
+        return redirect("admin:helpdesk_branding_change", branding.pk)

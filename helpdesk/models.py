@@ -121,3 +121,6 @@ class Team(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+
+from .branding import Branding  # noqa: E402, F401  (a model of this app, in a file of its own)

@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.context_processors.helpdesk",
                 "tickets.portal.context_processors.portal",
+                "helpdesk.context_processors.branding",
             ],
         },
     },

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from tickets.mail.views import inbound_email_view
 
 from .health import healthz
-from .views import account_view
+from .views import account_view, logo_view
 
 # The reset email is rendered without the request's context processors, so it gets the name here.
 EMAIL_CONTEXT = {"helpdesk_name": settings.HELPDESK_NAME}
@@ -31,6 +31,7 @@ urlpatterns = [
          name="password_reset_complete"),
     path("account/", account_view, name="account"),
     path("tickets/", include("tickets.urls")),
+    path("help/logo", logo_view, name="portal_logo"),
     path("help/", include("knowledge_base.urls")),
     path("help/", include("tickets.portal.urls")),
     path("mail/inbound/", inbound_email_view, name="inbound_email"),

@@ -1,7 +1,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from .forms import AccountForm
 
@@ -15,3 +17,17 @@ def account_view(request):
         messages.success(request, _("Your settings are saved."))
         return redirect("account")
     return render(request, "account.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def logo_view(request):
+    """The portal's logo (set in the admin); 404 when there is none."""
+    from .branding import Branding
+
+    branding = Branding.objects.filter(pk=1).only("logo", "logo_content_type").first()
+    if branding is None or not branding.logo:
+        raise Http404("No logo.")
+    response = HttpResponse(bytes(branding.logo), content_type=branding.logo_content_type)
+    response["Cache-Control"] = "public, max-age=86400"  # the page asks with ?v=<last change>
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -357,10 +357,15 @@ def test_customer_searches_reads_and_votes_in_the_help_center(browser, live_serv
     from knowledge_base.demo import demo_help_center_load
     from knowledge_base.models import Article
 
+    from helpdesk.branding import Branding
+
     demo_help_center_load()
+    Branding.objects.create(pk=1, name="Bean & Crumb", primary_colour="#7a3e00", logo=png(64, 64, (122, 62, 0)),
+                            logo_content_type="image/png")  # fmt: skip
     for viewport, prefix in ((DESKTOP, ""), (PHONE, "phone-")):
         page = open_page(browser, live_server, viewport=viewport)
         page.goto("/help/")
+        expect(page.get_by_role("link", name="Bean & Crumb")).to_be_visible()
         expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
         assert horizontal_overflow(page) == 0
         screenshot(page, f"{prefix}kb-home.png")
