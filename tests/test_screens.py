@@ -354,10 +354,9 @@ def test_agent_inserts_a_suggested_article_into_the_reply(browser, live_server, 
 
 
 def test_customer_searches_reads_and_votes_in_the_help_center(browser, live_server, db):
+    from helpdesk.branding import Branding
     from knowledge_base.demo import demo_help_center_load
     from knowledge_base.models import Article
-
-    from helpdesk.branding import Branding
 
     demo_help_center_load()
     Branding.objects.create(pk=1, name="Bean & Crumb", primary_colour="#7a3e00", logo=png(64, 64, (122, 62, 0)),
