@@ -1,10 +1,15 @@
+import os
+
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tickets.attachments import attachment_validate
+
 from . import selectors
-from .models import Article, ArticleVote, Category, Section
+from .models import Article, ArticleFile, ArticleVote, Category, Section
 from .services import DEFLECTION_WINDOW, article_save
 
 
@@ -34,6 +39,43 @@ class VoteInline(admin.TabularInline):
         return False
 
 
+class FileForm(forms.ModelForm):
+    class Meta:
+        model = ArticleFile
+        fields = ["file"]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload and not getattr(upload, "_committed", False):  # a new upload: the help desk's file rules
+            attachment_validate(upload)
+        return upload
+
+    def save(self, commit=True):
+        item = super().save(commit=False)
+        upload = self.cleaned_data["file"]
+        if upload and not getattr(upload, "_committed", False):
+            item.filename = os.path.basename(upload.name)[:255]
+            item.content_type = (getattr(upload, "content_type", "") or "application/octet-stream")[:150]
+            item.size = upload.size
+        if commit:
+            item.save()
+        return item
+
+
+class FileInline(admin.TabularInline):
+    """Images and files of the article; paste the "In the text" value where it belongs."""
+
+    model = ArticleFile
+    form = FileForm
+    extra = 1
+    fields = ["file", "size", "in_the_text"]
+    readonly_fields = ["size", "in_the_text"]
+
+    @admin.display(description=_("in the text"))
+    def in_the_text(self, item):
+        return item.markdown if item.pk else "—"
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     list_display = ["title", "section", "state", "visibility", "pinned", "view_count", "helpful_yes", "helpful_no",
@@ -44,7 +86,7 @@ class ArticleAdmin(admin.ModelAdmin):
     autocomplete_fields = ["related"]
     readonly_fields = ["view_count", "helpful_yes", "helpful_no", "published_at"]
     list_select_related = ["section__category"]
-    inlines = [VoteInline]
+    inlines = [FileInline, VoteInline]
 
     def get_queryset(self, request):
         answered = Q(deflections__asked_anyway=False, deflections__opened_at__lt=timezone.now() - DEFLECTION_WINDOW)

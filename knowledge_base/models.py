@@ -140,3 +140,32 @@ class Deflection(models.Model):
 
     def __str__(self):
         return f"{self.article_id} {'asked anyway' if self.asked_anyway else 'answered'}"
+
+
+class ArticleFile(models.Model):
+    """An image or file of an article, put in its text as ``![description](url)`` or ``[name](url)``."""
+
+    INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}  # shown in the page; others download
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to="kb/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=150)
+    size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("file")
+        verbose_name_plural = _("images and files")
+
+    def __str__(self):
+        return self.filename
+
+    def get_absolute_url(self):
+        return reverse("kb:file", args=[self.pk, self.filename])
+
+    @property
+    def markdown(self) -> str:
+        """What to paste into the article's text."""
+        prefix = "!" if self.content_type in self.INLINE_TYPES else ""
+        return f"{prefix}[{self.filename}]({self.get_absolute_url()})"

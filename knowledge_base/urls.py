@@ -11,4 +11,5 @@ urlpatterns = [
     path("categories/<slug:slug>/", views.category_view, name="category"),
     path("articles/<slug:slug>/", views.article_view, name="article"),
     path("articles/<slug:slug>/vote/", views.article_vote_view, name="vote"),
+    path("files/<int:file_id>/<str:name>", views.file_view, name="file"),
 ]

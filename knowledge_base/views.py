@@ -1,7 +1,7 @@
 """The help center on the portal: home, categories, articles with "Was this helpful?", and search."""
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -10,7 +10,7 @@ from helpdesk.client_ip import client_ip
 from helpdesk.ratelimit import allow
 
 from . import selectors, services
-from .models import Article, ArticleSlug, Category
+from .models import Article, ArticleFile, ArticleSlug, Category
 
 VOTES_PER_DAY_PER_ARTICLE = 1  # per client address
 
@@ -76,3 +76,17 @@ def search_view(request):
     query = request.GET.get("q", "").strip()
     results = selectors.article_search(query=query) if query else []
     return render(request, "kb/search.html", {"query": query, "results": results})
+
+
+@require_GET
+def file_view(request, file_id, name):
+    """An article's image or file: for anyone when the article is on the portal, else for agents only."""
+    item = ArticleFile.objects.select_related("article").filter(pk=file_id, filename=name).first()
+    if item is None or not (item.article.on_portal or (request.user.is_authenticated and request.user.is_active)):
+        raise Http404(_("No such file."))
+    inline = item.content_type in ArticleFile.INLINE_TYPES
+    response = FileResponse(item.file.open("rb"), as_attachment=not inline, filename=item.filename,
+                            content_type=item.content_type)  # fmt: skip
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=3600" if item.article.on_portal else "private, no-store"
+    return response

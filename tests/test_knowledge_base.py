@@ -113,6 +113,7 @@ def test_agents_edit_articles_in_the_admin(admin_client, section):
         "section": section.pk, "title": "Gift cards", "slug": "gift-cards", "body": "Gift cards **never** expire.",
         "excerpt": "", "tags": "Gifts,Cards", "state": "published", "visibility": "public",
         "reviewed_at": "2026-11-23", "votes-TOTAL_FORMS": "0", "votes-INITIAL_FORMS": "0",
+        "files-TOTAL_FORMS": "0", "files-INITIAL_FORMS": "0",
     })  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
     article = Article.objects.get()
@@ -203,3 +204,49 @@ def test_the_request_form_suggests_articles_and_counts_deflections(client, queue
 def test_the_request_form_asks_for_suggestions_while_typing(client, queue):
     html = client.get("/help/requests/new/").content.decode()
     assert 'hx-get="/help/suggest/"' in html and 'id="kb-suggestions"' in html
+
+
+# --- images and files of articles ---------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_an_article_shows_an_image_uploaded_in_the_admin(admin_client, client, agent, make_article):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    article = make_article("Descaling the kettle", body="Before.")
+    change = f"/admin/knowledge_base/article/{article.pk}/change/"
+    data = {"section": article.section_id, "title": article.title, "slug": article.slug, "body": article.body,
+            "excerpt": "", "tags": "", "state": "published", "visibility": "public", "reviewed_at": "2026-11-23",
+            "votes-TOTAL_FORMS": "0", "votes-INITIAL_FORMS": "0", "files-TOTAL_FORMS": "1",
+            "files-INITIAL_FORMS": "0", "files-0-file": SimpleUploadedFile("steps.png", PNG, "image/png")}  # fmt: skip
+    assert admin_client.post(change, data).status_code == 302
+    item = article.files.get()
+    assert item.markdown == f"![steps.png](/help/files/{item.pk}/steps.png)"
+    assert item.markdown in admin_client.get(change).content.decode()
+
+    article.body = f"Like this:\n\n{item.markdown}"
+    article_save(article=article)
+    assert (
+        f'<img src="/help/files/{item.pk}/steps.png" alt="steps.png"'
+        in client.get(article.get_absolute_url()).content.decode()
+    )
+    image = client.get(item.get_absolute_url())
+    assert image["Content-Type"] == "image/png" and "attachment" not in image.get("Content-Disposition", "")
+
+    Article.objects.filter(pk=article.pk).update(visibility=Article.Visibility.INTERNAL)
+    assert client.get(item.get_absolute_url()).status_code == 404  # internal: agents only
+    client.force_login(agent)
+    assert client.get(item.get_absolute_url()).status_code == 200
+
+
+def test_dangerous_files_are_refused_in_the_admin(admin_client, make_article):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    article = make_article("Setup", body="x")
+    data = {"section": article.section_id, "title": article.title, "slug": article.slug, "body": "x",
+            "excerpt": "", "tags": "", "state": "published", "visibility": "public", "reviewed_at": "2026-11-23",
+            "votes-TOTAL_FORMS": "0", "votes-INITIAL_FORMS": "0", "files-TOTAL_FORMS": "1",
+            "files-INITIAL_FORMS": "0", "files-0-file": SimpleUploadedFile("setup.exe", b"MZ", "application/octet-stream")}  # fmt: skip
+    response = admin_client.post(f"/admin/knowledge_base/article/{article.pk}/change/", data)
+    assert response.status_code == 200 and "setup.exe" in response.content.decode() and not article.files.exists()
