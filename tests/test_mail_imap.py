@@ -40,7 +40,9 @@ def raw_email(number: int, *, message_id: str | None = None) -> bytes:
 def processed(monkeypatch):
     """Processing is not run here: record which messages would have been processed instead."""
     ids = []
-    monkeypatch.setattr("tickets.mail.inbound.inbound_process_many", lambda *, inbound_ids: ids.extend(inbound_ids))
+    monkeypatch.setattr(
+        "tickets.mail.inbound.inbound_process_many", lambda *, inbound_ids, parsed=None: ids.extend(inbound_ids)
+    )
     return ids
 
 

@@ -342,6 +342,21 @@ def test_ingest_stores_then_processes_in_place(mailbox, monkeypatch):
     assert Ticket.objects.get().message_count == 2
 
 
+def test_ingest_parses_while_storing_and_keeps_every_outcome(email_ticket, agent, mailbox):
+    """The IMAP way in parses during the store and does not read the raw bytes back: failures, bounces
+    (whose report attaches the raw bytes) and tickets come out as they do one message at a time."""
+    reply = reply_to_agent(email_ticket, agent)
+    raws = [raw_email(subject="New one", message_id="<n1@customer.example>"), b"\x00\x01 not an email",
+            bounce_for(reply.email_message_id)]  # fmt: skip
+    stored = inbound_ingest(raws=raws, source=InboundEmail.Source.IMAP, mailbox=mailbox)
+
+    rows = [InboundEmail.objects.get(pk=row.pk) for row, _new in stored]
+    assert [(r.status, r.outcome) for r in rows] == [("done", "new_ticket"), ("failed", ""), ("done", "bounce")]
+    assert "not an email" in rows[1].error and bytes(rows[1].raw) == raws[1]
+    assert rows[0].ticket.subject == "New one" and rows[2].ticket == email_ticket
+    assert rows[2].message.attachments.get().file.read() == raws[2]
+
+
 @pytest.mark.parametrize("sender", ["jdöe@mächine.example", '"Big Bug"@bug.example', "printer@localhost"])
 def test_senders_that_forms_would_refuse_still_open_tickets(mailbox, sender):
     raw = raw_email().replace(b"From: Ann Smith <ann@customer.example>", f"From: {sender}".encode())

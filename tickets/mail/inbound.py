@@ -94,16 +94,27 @@ def inbound_store_many(
     A message stored before (or twice in ``raws``) is the existing row. The new ones are scheduled for
     processing on commit, as one task, unless the caller processes them itself (``schedule`` False).
     ``mailbox`` None: found from each message's recipients."""
+    return _store(_rows(raws, source, mailbox), schedule=schedule)
+
+
+def _rows(raws: Sequence[bytes], source: str, mailbox: Mailbox | None) -> list[InboundEmail]:
     rows = []
     for raw in raws:
         message_id, sender, subject, recipients = _peek(raw)
         rows.append(InboundEmail(mailbox=mailbox or mailbox_for(recipients), source=source, raw=raw, size=len(raw),
                                  sha256=InboundEmail.digest(raw), header_message_id=message_id, sender=sender,
                                  subject=subject))  # fmt: skip
+    return rows
+
+
+def _store(rows: list[InboundEmail], *, schedule: bool, meanwhile=None) -> list[tuple[InboundEmail, bool]]:
+    """Insert the rows in one transaction; ``meanwhile`` (no arguments) runs while the database writes."""
     if not rows:
+        if meanwhile:
+            meanwhile()
         return []
     with transaction.atomic():
-        inserted = _insert_new(rows)
+        inserted = _insert_new(rows, meanwhile)
         missing = {_key(row) for row in rows} - inserted.keys()
         existing = {_key(row): row for row in _existing(missing)} if missing else {}
         result, seen = [], set()
@@ -128,11 +139,20 @@ def inbound_ingest(
 ) -> list[tuple[InboundEmail, bool]]:
     """Store a batch of messages for good, then process the new ones here and now, without a task in
     between: for the IMAP fetch, which runs on a worker already. Returns what ``inbound_store_many`` does.
-    A crash after the store leaves the messages pending, and the sweep processes them."""
-    stored = inbound_store_many(raws=raws, source=source, mailbox=mailbox, schedule=False)
-    new = [row.pk for row, created in stored if created]
+    The messages are parsed while the database writes them (the parse is used only once the store has
+    committed), and processing does not read the raw bytes back. A crash after the store leaves the
+    messages pending, and the sweep processes them."""
+    rows = _rows(raws, source, mailbox)
+    parsed: dict[int, ParsedEmail | Exception] = {}
+
+    def parse_all() -> None:  # in memory only: nothing comes of it unless the raw bytes are stored for good
+        for row in rows:
+            parsed[id(row)] = _parse_safely(row.raw)
+
+    stored = _store(rows, schedule=False, meanwhile=parse_all)
+    new = {row.pk: parsed[id(row)] for row, created in stored if created}
     if new:
-        inbound_process_many(inbound_ids=new)
+        inbound_process_many(inbound_ids=list(new), parsed=new)
     return stored
 
 
@@ -141,9 +161,11 @@ def _key(row: InboundEmail) -> tuple:
     return (row.mailbox_id, row.header_message_id) if row.header_message_id else (row.mailbox_id, "", row.sha256)
 
 
-def _insert_new(rows: list[InboundEmail]) -> dict[tuple, int]:
+def _insert_new(rows: list[InboundEmail], meanwhile=None) -> dict[tuple, int]:
     """One INSERT of all rows, skipping those the unique constraints refuse: {key: id} of the new ones.
-    (``bulk_create(ignore_conflicts=True)`` cannot tell which rows went in.)"""
+    (``bulk_create(ignore_conflicts=True)`` cannot tell which rows went in.) ``meanwhile`` runs between
+    sending the INSERT and reading its result (psycopg's pipeline mode): Python works while Postgres
+    compresses and writes the bytes, on the other core."""
     fields = [f for f in InboundEmail._meta.concrete_fields if not f.primary_key]
     connection = transaction.get_connection()
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
@@ -151,12 +173,17 @@ def _insert_new(rows: list[InboundEmail]) -> dict[tuple, int]:
     connection.ensure_connection()
     # A plain psycopg cursor, in the same transaction: its parameters are bound on the server, so the raw bytes
     # travel as binary; Django's client-side binding would write them out as escaped hex text first.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            f"INSERT INTO {InboundEmail._meta.db_table} ({columns}) SELECT * FROM {values} ON CONFLICT DO NOTHING"
-            " RETURNING id, mailbox_id, header_message_id, sha256",
-            params,
-        )
+    sql = (f"INSERT INTO {InboundEmail._meta.db_table} ({columns}) SELECT * FROM {values} ON CONFLICT DO NOTHING"
+           " RETURNING id, mailbox_id, header_message_id, sha256")  # fmt: skip
+    pg = connection.connection
+    with psycopg.Cursor(pg) as cursor:
+        if meanwhile is None:
+            cursor.execute(sql, params)
+        else:
+            with pg.pipeline() as pipeline:
+                cursor.execute(sql, params)  # sent; the result is read at the sync
+                meanwhile()
+                pipeline.sync()
         returned = cursor.fetchall()
     return {(mailbox_id, mid) if mid else (mailbox_id, "", sha): pk for pk, mailbox_id, mid, sha in returned}
 
@@ -195,14 +222,17 @@ def inbound_process(*, inbound_id: int) -> InboundEmail:
     return rows[0]
 
 
-def inbound_process_many(*, inbound_ids: Sequence[int]) -> list[InboundEmail]:
+def inbound_process_many(
+    *, inbound_ids: Sequence[int], parsed: dict[int, "ParsedEmail | Exception"] | None = None
+) -> list[InboundEmail]:
     """Parse stored messages and put each where it belongs, in id order, in batches. A failure is recorded on
     the message's row (status failed, the error), never raised: it stays for an admin to look at and
-    process again. Messages already processed are left alone; ids that no longer exist are skipped."""
+    process again. Messages already processed are left alone; ids that no longer exist are skipped.
+    ``parsed``: what ``parse_email`` made of these ids' raw bytes (or raised), when the caller has it."""
     sizes = dict(InboundEmail.objects.filter(pk__in=set(inbound_ids)).order_by("pk").values_list("pk", "size"))
     processed = []
     for batch in _batches(sizes):
-        processed += _process_batch(batch)
+        processed += _process_batch(batch, parsed or {})
     return processed
 
 
@@ -217,24 +247,34 @@ def _batches(sizes: dict[int, int]) -> list[list[int]]:
     return [*batches, current] if current else batches
 
 
-def _process_batch(inbound_ids: list[int]) -> list[InboundEmail]:
+def _parse_safely(raw: bytes) -> ParsedEmail | Exception:
+    try:
+        return parse_email(raw)
+    except Exception as error:
+        return error
+
+
+def _process_batch(inbound_ids: list[int], known: dict[int, ParsedEmail | Exception]) -> list[InboundEmail]:
     with transaction.atomic():
         # The raw messages are already stored for good; if this transaction were lost in a crash, the rows
         # would still say "pending" and the sweep would process them again. So its commit need not wait
         # for the disk.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO off")
-        rows = list(InboundEmail.objects.select_for_update(of=("self",)).select_related("mailbox__queue")
-                    .filter(pk__in=inbound_ids).order_by("pk"))  # fmt: skip
+        rows = InboundEmail.objects.select_for_update(of=("self",)).select_related("mailbox__queue")
+        if known.keys() >= set(inbound_ids):
+            rows = rows.defer("raw")  # parsed already; a bounce reads its raw bytes when it needs them
+        rows = list(rows.filter(pk__in=inbound_ids).order_by("pk"))
         pending = [inbound for inbound in rows if inbound.status != InboundEmail.Status.DONE]
         errors: dict[int, str] = {}
         parsed: dict[int, ParsedEmail] = {}
         for inbound in pending:
             inbound.attempts += 1
-            try:
-                parsed[inbound.pk] = parse_email(bytes(inbound.raw))
-            except Exception as error:
-                errors[inbound.pk] = _failure(inbound, error)
+            result = known[inbound.pk] if inbound.pk in known else _parse_safely(bytes(inbound.raw))
+            if isinstance(result, Exception):
+                errors[inbound.pk] = _failure(inbound, result)
+            else:
+                parsed[inbound.pk] = result
         routable = [inbound for inbound in pending if inbound.pk in parsed]
         try:
             with transaction.atomic():  # a failure undoes the half-made tickets, not the rows' bookkeeping
@@ -257,7 +297,7 @@ def _process_batch(inbound_ids: list[int]) -> list[InboundEmail]:
 
 
 def _failure(inbound: InboundEmail, error: Exception) -> str:
-    logger.warning("Inbound email %s failed: %s", inbound.pk, error, exc_info=True)
+    logger.warning("Inbound email %s failed: %s", inbound.pk, error, exc_info=error)
     inbound.outcome, inbound.ticket, inbound.message = InboundEmail.Outcome.NONE, None, None
     return f"{type(error).__name__}: {error}"[:5000]
 

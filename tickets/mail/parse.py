@@ -30,6 +30,7 @@ from urllib.parse import unquote
 from tnefparse import TNEF
 
 from helpdesk.html import html_to_text
+from tickets.mail import mime_fast
 
 # A hostile message can nest parts without end or carry thousands of them; past these limits the
 # rest is kept whole as one attachment instead of being walked.
@@ -192,7 +193,7 @@ def _repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
 
 
 def _parse_with(raw: bytes, policy, notes: list[str]) -> ParsedEmail:
-    message = BytesParser(policy=policy).parsebytes(raw)
+    message = mime_fast.parse_bytes(raw, policy)
     if not message.keys():
         raise EmailParseError("no header section: this is not an email")
     walk = _Walk(policy=policy, defects=list(notes))
