@@ -31,6 +31,7 @@ urlpatterns = [
          name="password_reset_complete"),
     path("account/", account_view, name="account"),
     path("tickets/", include("tickets.urls")),
+    path("articles/", include("knowledge_base.agent_urls")),
     path("help/logo", logo_view, name="portal_logo"),
     path("help/", include("knowledge_base.urls")),
     path("help/", include("tickets.portal.urls")),

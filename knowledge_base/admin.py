@@ -2,15 +2,13 @@ import os
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tickets.attachments import attachment_validate
 
 from . import selectors
 from .models import Article, ArticleFile, ArticleVote, Category, Section
-from .services import DEFLECTION_WINDOW, article_save
+from .services import article_save
 
 
 class SectionInline(admin.TabularInline):
@@ -89,8 +87,7 @@ class ArticleAdmin(admin.ModelAdmin):
     inlines = [FileInline, VoteInline]
 
     def get_queryset(self, request):
-        answered = Q(deflections__asked_anyway=False, deflections__opened_at__lt=timezone.now() - DEFLECTION_WINDOW)
-        return super().get_queryset(request).annotate(deflection_count=Count("deflections", filter=answered))
+        return selectors.with_deflection_counts(super().get_queryset(request))
 
     @admin.display(description=_("deflections"), ordering="deflection_count")
     def deflection_count(self, article):

@@ -114,3 +114,41 @@ def request_form_suggestions(*, subject: str, limit: int = 5) -> list[Article]:
     if not words:
         return []
     return article_search(query=" or ".join(words), limit=limit)
+
+
+# --- for agents ----------------------------------------------------------------------------------
+
+AGENT_PAGE = 50
+
+
+def agent_article_list(*, query: str = "", state: str = Article.State.PUBLISHED, visibility: str = "") -> list[Article]:
+    """Articles for the agents' Articles page: searched (best first) or by title, in one state (all when
+    empty) and visibility (all when empty), each with its section and category."""
+    articles = Article.objects.select_related("section__category")
+    if state:
+        articles = articles.filter(state=state)
+    if visibility:
+        articles = articles.filter(visibility=visibility)
+    if query.strip():
+        return article_search(query=query, limit=AGENT_PAGE, articles=articles)
+    return list(articles.order_by("-pinned", "title", "pk")[:AGENT_PAGE])
+
+
+def with_deflection_counts(articles: QuerySet[Article]) -> QuerySet[Article]:
+    """Each article's ``deflection_count``: the times it answered a visitor of the request form (as
+    ``deflections`` counts them, windows that have closed)."""
+    from .services import DEFLECTION_WINDOW
+
+    answered = Q(deflections__asked_anyway=False, deflections__opened_at__lt=timezone.now() - DEFLECTION_WINDOW)
+    return articles.annotate(deflection_count=Count("deflections", filter=answered))
+
+
+def agent_article(article_id: int) -> Article | None:
+    """One article in any state, for agents (internal and draft ones too), with its counters."""
+    articles = Article.objects.select_related("section__category", "author")
+    return with_deflection_counts(articles).filter(pk=article_id).first()
+
+
+def article_feedback(article: Article, limit: int = 20) -> list:
+    """The newest "Was this helpful?" answers that came with a comment."""
+    return list(article.votes.exclude(comment="").order_by("-created_at", "-pk")[:limit])

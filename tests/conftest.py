@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from knowledge_base.models import Article, Category, Section
+from knowledge_base.services import article_save
 from tickets.models import Ticket
 from tickets.services import ticket_create
 
@@ -114,3 +116,33 @@ def make_ticket(queue, customer, django_capture_on_commit_callbacks):
 @pytest.fixture
 def ticket(make_ticket):
     return make_ticket()
+
+
+@pytest.fixture
+def section(db):
+    category = Category.objects.create(name="Orders and delivery", slug="orders", description="Where is my order?")
+    return Section.objects.create(category=category, name="Delivery")
+
+
+@pytest.fixture
+def make_article(section):
+    """A knowledge-base article, published unless ``state`` says otherwise."""
+
+    def make(title, body="Some text.", **fields):
+        fields.setdefault("slug", title.lower().replace(" ", "-").replace("?", ""))
+        fields.setdefault("state", Article.State.PUBLISHED)
+        return article_save(article=Article(section=section, title=title, body=body, **fields))
+
+    return make
+
+
+@pytest.fixture
+def as_role(client, request):
+    """Sign the test client in as a role's fixture ("agent", "owner", ...), or not at all ("anonymous")."""
+
+    def sign_in(role):
+        if role != "anonymous":
+            client.force_login(request.getfixturevalue(role))
+        return client
+
+    return sign_in

@@ -2,27 +2,9 @@
 
 import re
 
-import pytest
-
-from knowledge_base.models import Article, ArticleVote, Category, Section
+from knowledge_base.models import Article, ArticleVote
 from knowledge_base.selectors import article_search
 from knowledge_base.services import article_save
-
-
-@pytest.fixture
-def section(db):
-    category = Category.objects.create(name="Orders and delivery", slug="orders", description="Where is my order?")
-    return Section.objects.create(category=category, name="Delivery")
-
-
-@pytest.fixture
-def make_article(section):
-    def make(title, body="Some text.", **fields):
-        fields.setdefault("slug", title.lower().replace(" ", "-").replace("?", ""))
-        fields.setdefault("state", Article.State.PUBLISHED)
-        return article_save(article=Article(section=section, title=title, body=body, **fields))
-
-    return make
 
 
 def test_only_published_public_articles_are_on_the_portal(client, make_article):

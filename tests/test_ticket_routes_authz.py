@@ -21,16 +21,6 @@ ROLES = ["anonymous", "other_agent", "agent", "admin_user", "owner"]
 
 
 @pytest.fixture
-def as_role(client, request):
-    def sign_in(role):
-        if role != "anonymous":
-            client.force_login(request.getfixturevalue(role))
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
 def attachment(ticket, agent):
     message = services.ticket_add_note(ticket=ticket, author=agent, body="See file.",
                                        attachments=[SimpleUploadedFile("notes.txt", b"hello")])  # fmt: skip

@@ -13,7 +13,6 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -24,6 +23,7 @@ from redis import RedisError
 from customers.selectors import access_customer, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
+from helpdesk.htmx import vary_on_htmx, wants_partial
 from knowledge_base import selectors as kb_selectors
 
 from . import canned, notifications, presence, saved_views, selectors, services
@@ -48,14 +48,6 @@ from .models import Message, Survey, Ticket
 
 PAGE_SIZE = 50
 RECENT_TICKETS = 5
-HTMX_VARY = ["HX-Request", "HX-Request-Type", "HX-History-Restore-Request"]
-
-
-def _wants_partial(request) -> bool:
-    """An htmx request for one region (a history restore or a body swap wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.request_type != "full"
-
-
 # --- list --------------------------------------------------------------------------------------
 
 
@@ -64,7 +56,7 @@ def _wants_partial(request) -> bool:
 def ticket_list_view(request):
     form = TicketListForm(request.GET)
     params = form.params()
-    partial = _wants_partial(request)
+    partial = wants_partial(request)
     user = request.user
     queues = list(selectors.queues_with_open_counts(user=user))
     queue = next((q for q in queues if q.pk == params.queue_id), None)
@@ -104,8 +96,7 @@ def ticket_list_view(request):
             "priorities": Ticket.Priority.choices,
         }
         response = render(request, "tickets/list.html", context)
-    patch_vary_headers(response, HTMX_VARY)
-    return response
+    return vary_on_htmx(response)
 
 
 @login_required
@@ -249,12 +240,18 @@ def _article_insert(article_id: str, *, as_link: bool) -> str:
 @login_required
 @require_GET
 def ticket_articles_view(request, ticket_id):
-    """Suggested articles for the ticket (its subject and first message), loaded after the page."""
+    """Articles to insert into a reply: those an agent searches for (``q``), or else the ones suggested for
+    the ticket (its subject and first message), loaded after the page."""
     ticket = selectors.access_ticket(request.user, ticket_id)
-    first = ticket.messages.filter(kind=Message.Kind.CUSTOMER).order_by("created_at", "pk").first()
-    text = f"{ticket.subject} {first.body_text[:2000] if first else ''}"
-    articles = kb_selectors.suggested_articles(text=text)
-    return render(request, "tickets/detail.html#suggested-articles", {"ticket": ticket, "articles": articles})
+    query = " ".join(request.GET.get("q", "").split())[:200]
+    if query:
+        articles = kb_selectors.article_search(query=query, limit=8, articles=kb_selectors.agent_articles())
+    else:
+        first = ticket.messages.filter(kind=Message.Kind.CUSTOMER).order_by("created_at", "pk").first()
+        text = f"{ticket.subject} {first.body_text[:2000] if first else ''}"
+        articles = kb_selectors.suggested_articles(text=text)
+    context = {"ticket": ticket, "articles": articles, "query": query}
+    return render(request, "tickets/detail.html#suggested-articles", context)
 
 
 def _arrived_meanwhile(ticket: Ticket, user, seen_up_to: int | None) -> bool:
@@ -343,7 +340,7 @@ def ticket_message_view(request, ticket_id):
         else:
             messages.success(request, _("Internal note added.") if form.is_note else _("Reply added."))
             return _back_to(request, f"{ticket.get_absolute_url()}#message-{message.pk}")
-    if _wants_partial(request):
+    if wants_partial(request):
         return render(request, "tickets/detail.html#composer", {"ticket": ticket, "composer": form})
     return render(request, "tickets/detail.html", _detail_context(request, ticket, composer=form))
 
