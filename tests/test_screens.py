@@ -434,3 +434,21 @@ def test_portal_pages_pass_an_accessibility_scan(browser, live_server, agent, ti
         if found := serious_accessibility_problems(page):
             problems[f"request form with errors at {viewport['width']}px"] = found
     assert problems == {}
+
+
+def test_agents_search_articles_and_read_one(browser, live_server, agent, make_article):
+    make_article("Tracking your parcel", body="Use the **tracking code** from your email.")
+    make_article("Courier phone numbers", body="DPD parcel desk: 0123", visibility="internal")
+    for viewport, prefix in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        page = open_page(browser, live_server, viewport)
+        sign_in(page, agent)
+        page.get_by_role("link", name="Articles").first.click()
+        page.get_by_label("Search articles").fill("parcel")
+        page.locator(".kb-results mark").first.wait_for()
+        screenshot(page, f"{prefix}-articles.png")
+        assert horizontal_overflow(page) == 0
+        page.get_by_role("link", name="Courier phone numbers").click()
+        page.get_by_role("heading", name="About this article").wait_for()
+        assert horizontal_overflow(page) == 0
+        screenshot(page, f"{prefix}-article.png")
+        page.context.close()
