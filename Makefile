@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format vendor seed bench clean
+.PHONY: run test install lint format vendor messages seed bench clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -39,6 +39,13 @@ vendor:
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	mkdir -p tests/vendor
 	cp node_modules/axe-core/axe.min.js tests/vendor/axe.min.js
+
+# Translations: collect the marked strings into locale/<lang>/LC_MESSAGES/django.po (needs GNU gettext),
+# translate the new entries, then run this again to compile the .mo files (committed, so the app needs no gettext).
+messages: $(STAMP)
+	DEBUG=1 $(PY) manage.py makemessages --all --no-obsolete --add-location file \
+	  --ignore '.venv/*' --ignore 'var/*' --ignore 'node_modules/*' --ignore 'tests/*' --ignore 'bench/*'
+	DEBUG=1 $(PY) manage.py compilemessages --ignore '.venv/*'
 
 seed: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) -m helpdesk.devstack exec -- $(PY) manage.py seed $(SEED_ARGS)

@@ -1,11 +1,15 @@
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.models import TimeStampedModel
+from helpdesk.models import TIMEZONE_CHOICES, TimeStampedModel
 
 
 class Organization(TimeStampedModel):
@@ -17,6 +21,10 @@ class Organization(TimeStampedModel):
         help_text=_("Lower case, without “@”, separated by commas: example.com, example.co.uk"),
     )  # fmt: skip
     notes = models.TextField(_("notes"), blank=True)
+    shared_tickets = models.BooleanField(
+        _("members see each other's requests"), default=False, db_default=False,
+        help_text=_("Signed in to the portal, a member sees every request of the organization's members."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("organization")
@@ -49,6 +57,20 @@ class Customer(TimeStampedModel):
 
     email = models.EmailField(_("email address"))
     name = models.CharField(_("name"), max_length=200, blank=True)
+    # The language of the portal when they first asked there; emails to them are written in it.
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, default="", db_default="", choices=settings.LANGUAGES,
+        help_text=_("Emails to this customer are written in it. Empty: the help desk's default language."),
+    )  # fmt: skip
+    # db_default on new columns: bulk loaders (COPY in tickets.seeding, the INSERT in services) may leave them out.
+    phone = models.CharField(_("phone"), max_length=50, blank=True, default="", db_default="")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, default="", db_default="", choices=TIMEZONE_CHOICES,
+        help_text=_("Empty: the help desk's time zone."),
+    )  # fmt: skip
+    tags = ArrayField(models.CharField(max_length=50), blank=True, default=list, db_default=[], verbose_name=_("tags"))
+    # Values of the admins' CustomField definitions, by key; dates as YYYY-MM-DD, numbers as JSON numbers.
+    custom_fields = models.JSONField(_("custom fields"), blank=True, default=dict, db_default={})
     # Set when mail to this address bounced for good; acknowledgements and replies then warn instead of sending.
     email_bouncing_at = models.DateTimeField(_("email bouncing since"), null=True, blank=True)
     organization = models.ForeignKey(
@@ -66,6 +88,14 @@ class Customer(TimeStampedModel):
         verbose_name_plural = _("customers")
         ordering = ["name", "email"]
         constraints = [models.UniqueConstraint(Lower("email"), name="customer_email_ci_unique")]
+        indexes = [
+            GinIndex(fields=["tags"], name="customer_tags_gin"),
+            models.Index(fields=["name", "email", "id"], name="customer_list_order"),  # the list walks it
+            # Find-as-you-type: ``icontains`` compiles to UPPER(col) LIKE '%…%', which these serve.
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="customer_email_trgm"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            GinIndex(OpClass(Upper("phone"), name="gin_trgm_ops"), name="customer_phone_trgm"),
+        ]
 
     def __str__(self):
         return f"{self.name} <{self.email}>" if self.name else self.email
@@ -73,3 +103,131 @@ class Customer(TimeStampedModel):
     @property
     def first_name(self) -> str:
         return self.name.split(" ")[0] if self.name else ""
+
+
+class CustomerEmail(models.Model):
+    """Another address of a customer (the primary one is ``Customer.email``): mail from it joins the same
+    customer. An address belongs to one customer only, primary or not (``customers.services`` checks)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="other_emails")
+    email = models.EmailField(_("email address"))
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("other email address")
+        verbose_name_plural = _("other email addresses")
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="customer_other_email_ci_unique")]
+        indexes = [GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="customer_other_email_trgm")]
+
+    def __str__(self):
+        return self.email
+
+
+class CustomerNote(TimeStampedModel):
+    """What an agent wrote down about a customer. Pinned notes show on every ticket of the customer."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField(_("note"))
+    pinned = models.BooleanField(_("pinned"), default=False)
+
+    class Meta:
+        verbose_name = _("customer note")
+        verbose_name_plural = _("customer notes")
+        ordering = ["-pinned", "-created_at", "-pk"]
+
+    def __str__(self):
+        return self.body[:60]
+
+
+class CustomerPreference(models.Model):
+    """A free key/value pair ("usual order": "iced caramel macchiato, oat milk"), shown on the ticket page."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="preferences")
+    key = models.CharField(_("preference"), max_length=80)
+    value = models.CharField(_("value"), max_length=500)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("preference")
+        verbose_name_plural = _("preferences")
+        ordering = ["key", "pk"]
+        constraints = [models.UniqueConstraint("customer", Lower("key"), name="customer_preference_key_unique")]
+
+    def __str__(self):
+        return f"{self.key}: {self.value}"
+
+
+class CustomField(models.Model):
+    """A field admins add to every customer (loyalty number, birthday, plan). Values live in
+    ``Customer.custom_fields`` under ``key``."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+
+    name = models.CharField(_("name"), max_length=80)
+    key = models.SlugField(_("key"), max_length=50, unique=True, help_text=_("Used in imports, exports and the API."))
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    choices = ArrayField(
+        models.CharField(max_length=100), blank=True, default=list, verbose_name=_("choices"),
+        help_text=_("For the Choice type: the allowed values, separated by commas."),
+    )  # fmt: skip
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.choices = list(dict.fromkeys(choice.strip() for choice in self.choices if choice.strip()))
+        if self.kind == self.Kind.CHOICE and not self.choices:
+            raise ValidationError({"choices": _("A choice field needs at least one choice.")})
+
+
+class CustomerEvent(models.Model):
+    """The audit trail of a customer: field changes, merges, exports, erasure. Part of the timeline."""
+
+    class Kind(models.TextChoices):
+        CHANGED = "changed", _("Changed")
+        MERGED = "merged", _("Merged")
+        EXPORTED = "exported", _("Exported")
+        ERASED = "erased", _("Erased")
+        IMPORTED = "imported", _("Imported")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    field = models.CharField(max_length=80, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customer_event_timeline")]
+
+    def __str__(self):
+        return f"{self.kind} {self.field}"
+
+    @property
+    def field_label(self) -> str:
+        """The changed field as people read it: "phone", "preference “Usual order”", a custom field's key."""
+        kind, _sep, name = self.field.partition(":")
+        if kind == "preference":
+            return _("preference “%(name)s”") % {"name": name}
+        if kind == "custom":
+            return name
+        if kind == "other_emails":
+            return _("other email addresses")
+        try:
+            return str(Customer._meta.get_field(kind).verbose_name)
+        except FieldDoesNotExist:
+            return self.field

@@ -4,9 +4,10 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
-from .models import Customer, Organization
+from .models import Customer, CustomerEmail, CustomerEvent, CustomerNote, CustomerPreference, Organization
 
 
 def organization_for_email(email: str) -> Organization | None:
@@ -15,16 +16,21 @@ def organization_for_email(email: str) -> Organization | None:
     return Organization.objects.filter(domains__contains=[domain]).order_by("pk").first() if domain else None
 
 
-def customer_get_or_create(*, email: str, name: str = "") -> Customer:
-    """The customer with this email address (case-insensitive), created if new.
+def customer_get_or_create(*, email: str, name: str = "", language: str = "") -> Customer:
+    """The customer with this email address (case-insensitive), created if new; ``name`` and ``language``
+    fill in missing ones.
 
     Safe under concurrency: the case-insensitive unique constraint decides, not a check in Python.
     """
     email = (email or "").strip()
-    return customers_get_or_create([(email, name)])[email.lower()]
+    customer = customers_get_or_create([(email, name)])[email.lower()]
+    if language and not customer.language:
+        customer.language = language
+        customer.save(update_fields=["language", "updated_at"])
+    return customer
 
 
-_FIELDS = ["id", "email", "name", "organization_id", "created_at", "updated_at"]
+_FIELDS = ["id", "email", "name", "language", "organization_id", "created_at", "updated_at"]
 
 
 # What mail really carries as a sender, beyond what Django's validator accepts for a form: non-ASCII (SMTPUTF8)
@@ -50,6 +56,11 @@ def customers_get_or_create(people: Sequence[tuple[str, str]], *, strict: bool =
             raise ValidationError(_("“%(email)s” is not a valid email address."), params={"email": email}) from None
         wanted.setdefault(email.lower(), (email, (name or "").strip()))
     found = {customer.email.lower(): customer for customer in Customer.objects.with_emails(wanted)}
+    if len(found) < len(wanted):  # a customer's other address? (only new senders pay this query)
+        others = CustomerEmail.objects.alias(email_lower=Lower("email")).filter(
+            email_lower__in=[key for key in wanted if key not in found]
+        )
+        found |= {other.email.lower(): other.customer for other in others.select_related("customer")}
     missing = [wanted[key] for key in wanted if key not in found]
     if missing:
         found |= _insert_customers(missing)
@@ -69,8 +80,8 @@ def _insert_customers(people: list[tuple[str, str]]) -> dict[str, Customer]:
     params = [[email for email, _name in people], [name for _email, name in people],
               [email.rsplit("@", 1)[-1].lower() for email, _name in people]]  # fmt: skip
     sql = (
-        "INSERT INTO customers_customer (email, name, organization_id, created_at, updated_at) "
-        "SELECT v.email, v.name, (SELECT o.id FROM customers_organization o WHERE o.domains @> ARRAY[v.domain]::varchar[]"
+        "INSERT INTO customers_customer (email, name, language, organization_id, created_at, updated_at) "
+        "SELECT v.email, v.name, '', (SELECT o.id FROM customers_organization o WHERE o.domains @> ARRAY[v.domain]::varchar[]"
         " ORDER BY o.id LIMIT 1), now(), now() FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[])"
         " AS v(email, name, domain) ON CONFLICT (lower(email)) DO NOTHING RETURNING " + ", ".join(_FIELDS)
     )
@@ -80,3 +91,117 @@ def _insert_customers(people: list[tuple[str, str]]) -> dict[str, Customer]:
     for customer in created:
         customer._state.adding = False
     return {customer.email.lower(): customer for customer in created}
+
+
+# --- the agent's edits: profile, other addresses, notes, preferences ------------------------------
+
+PROFILE_FIELDS = ["name", "phone", "organization", "language", "time_zone", "tags"]
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(value)
+    return "" if value is None else str(value)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor, **changes) -> list[str]:
+    """Change profile fields and custom field values (``custom_fields`` as a whole dict, already checked
+    by the form); one CustomerEvent per changed field, for the timeline. Returns the changed fields."""
+    changed = []
+    for field in [*PROFILE_FIELDS, "custom_fields"]:
+        if field not in changes:
+            continue
+        old, new = getattr(customer, field), changes[field]
+        if field == "custom_fields":
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    changed.append(f"custom:{key}")
+                    _event(customer, actor, f"custom:{key}", old.get(key), new.get(key))
+        elif old != new:
+            changed.append(field)
+            _event(customer, actor, field, old, new)
+        setattr(customer, field, new)
+    if changed:
+        customer.save()
+    return changed
+
+
+def _event(customer, actor, field, old, new) -> None:
+    CustomerEvent.objects.create(customer=customer, actor=actor, kind=CustomerEvent.Kind.CHANGED, field=field,
+                                 old_value=_shown(old), new_value=_shown(new))  # fmt: skip
+
+
+def _address_taken(email: str, *, by_other_than: Customer) -> bool:
+    return (
+        Customer.objects.with_email(email).exclude(pk=by_other_than.pk).exists()
+        or CustomerEmail.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower()).exists()
+    )
+
+
+@transaction.atomic
+def customer_email_add(*, customer: Customer, email: str, actor) -> CustomerEmail:
+    """Another address of the customer: mail from it joins them. Refused (ValidationError) when it is not
+    valid or belongs to someone (merge the two customers instead)."""
+    email = (email or "").strip()
+    validate_email(email)
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()  # one change at a time per customer
+    if email.lower() == customer.email.lower() or _address_taken(email, by_other_than=customer):
+        raise ValidationError(
+            _("%(email)s is already the address of a customer. Merge the two customers instead."),
+            params={"email": email},
+        )
+    other = CustomerEmail.objects.create(customer=customer, email=email)
+    _event(customer, actor, "other_emails", "", email)
+    return other
+
+
+@transaction.atomic
+def customer_email_remove(*, customer: Customer, other: CustomerEmail, actor) -> None:
+    other.delete()
+    _event(customer, actor, "other_emails", other.email, "")
+
+
+@transaction.atomic
+def customer_email_make_primary(*, customer: Customer, other: CustomerEmail, actor) -> None:
+    """Swap: the other address becomes the primary one (emails go to it), the primary one an other."""
+    old = customer.email
+    customer.email, other.email = other.email, old
+    other.save(update_fields=["email"])
+    customer.email_bouncing_at = None  # bouncing was about the old address
+    customer.save(update_fields=["email", "email_bouncing_at", "updated_at"])
+    _event(customer, actor, "email", old, customer.email)
+
+
+def customer_note_add(*, customer: Customer, author, body: str, pinned: bool = False) -> CustomerNote:
+    return CustomerNote.objects.create(customer=customer, author=author, body=body.strip(), pinned=pinned)
+
+
+def customer_note_pin(*, note: CustomerNote, pinned: bool) -> None:
+    note.pinned = pinned
+    note.save(update_fields=["pinned", "updated_at"])
+
+
+def customer_note_delete(*, note: CustomerNote) -> None:
+    note.delete()
+
+
+@transaction.atomic
+def customer_preference_set(*, customer: Customer, key: str, value: str, actor) -> CustomerPreference:
+    """Set a preference; a key that exists in any case is updated (keeping its spelling)."""
+    key, value = " ".join(key.split()), value.strip()
+    preference = (CustomerPreference.objects.select_for_update().alias(key_lower=Lower("key"))
+                  .filter(customer=customer, key_lower=key.lower()).first())  # fmt: skip
+    if preference is None:
+        preference = CustomerPreference.objects.create(customer=customer, key=key, value=value)
+        _event(customer, actor, f"preference:{key}", "", value)
+    elif preference.value != value:
+        _event(customer, actor, f"preference:{preference.key}", preference.value, value)
+        preference.value = value
+        preference.save(update_fields=["value", "updated_at"])
+    return preference
+
+
+def customer_preference_delete(*, customer: Customer, preference: CustomerPreference, actor) -> None:
+    preference.delete()
+    _event(customer, actor, f"preference:{preference.key}", preference.value, "")

@@ -5,7 +5,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from .branding import LOGO_MAX_BYTES, Branding, logo_type
-from .models import Team, User
+from .models import AuditEntry, Team, User
 
 
 @admin.register(User)
@@ -76,3 +76,22 @@ class BrandingAdmin(admin.ModelAdmin):
         if branding._state.adding:
             branding.save()
         return redirect("admin:helpdesk_branding_change", branding.pk)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by the actions it records, never by hand."""
+
+    list_display = ["created_at", "actor", "action", "target"]
+    list_filter = ["action"]
+    search_fields = ["action", "target", "actor__email"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

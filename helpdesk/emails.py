@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
+from django.utils import translation
 
 
 def send_email(
@@ -24,13 +25,21 @@ def send_email(
     message_id: str | None = None,
     attachments: list[tuple[str, bytes, str]] = (),
     subject: str | None = None,
+    language: str = "",
 ) -> str:
     """Render and send one email; returns its Message-ID (with <>).
 
     ``message_id`` (without <>) is used when the caller made one (ticket emails carry ours, see
     ``tickets.mail.ids``); ``subject`` replaces the subject template; ``attachments`` are
-    (file name, content, content type).
+    (file name, content, content type); ``language`` is the recipient's (empty: the one active now, which
+    is the request's in a view and the default language in a task).
     """
+    with translation.override(language or translation.get_language()):
+        return _send(name=name, to=to, context=context, headers=headers, from_email=from_email, cc=cc,
+                     reply_to=reply_to, message_id=message_id, attachments=attachments, subject=subject)  # fmt: skip
+
+
+def _send(*, name, to, context, headers, from_email, cc, reply_to, message_id, attachments, subject) -> str:
     context = {"helpdesk_name": settings.HELPDESK_NAME, "site_url": settings.SITE_URL, **context}
     if subject is None:
         subject = render_to_string(f"emails/{name}.subject.txt", context)

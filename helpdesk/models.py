@@ -123,4 +123,5 @@ class Team(TimeStampedModel):
         return self.name
 
 
-from .branding import Branding  # noqa: E402, F401  (a model of this app, in a file of its own)
+from .audit import AuditEntry  # noqa: E402, F401  (models of this app, in files of their own)
+from .branding import Branding  # noqa: E402, F401

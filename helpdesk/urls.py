@@ -32,9 +32,11 @@ urlpatterns = [
     path("account/", account_view, name="account"),
     path("tickets/", include("tickets.urls")),
     path("articles/", include("knowledge_base.agent_urls")),
+    path("customers/", include("customers.urls")),
     path("help/logo", logo_view, name="portal_logo"),
     path("help/", include("knowledge_base.urls")),
     path("help/", include("tickets.portal.urls")),
     path("mail/inbound/", inbound_email_view, name="inbound_email"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]  # fmt: skip

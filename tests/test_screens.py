@@ -452,3 +452,57 @@ def test_agents_search_articles_and_read_one(browser, live_server, agent, make_a
         assert horizontal_overflow(page) == 0
         screenshot(page, f"{prefix}-article.png")
         page.context.close()
+
+
+def test_a_visitor_reads_the_help_center_in_their_language(browser, live_server, queue):
+    from django.utils import translation
+
+    page = open_page(browser, live_server, viewport=PHONE)
+    page.goto("/help/requests/new/")
+    page.get_by_label("Language").select_option("de")
+    page.get_by_role("button", name="Change").click()
+    with translation.override("de"):
+        expect(page.get_by_role("link", name=translation.gettext("Ask for help"))).to_be_visible()
+    assert page.locator("html").get_attribute("lang") == "de" and page.url.endswith("/help/requests/new/")
+    assert horizontal_overflow(page) == 0
+    screenshot(page, "phone-portal-german.png")
+
+
+def test_agents_find_a_customer_and_see_their_timeline(browser, live_server, agent, tickets, customer):
+    from customers import services
+
+    services.customer_note_add(customer=customer, author=agent, body="Iced caramel macchiato, oat milk", pinned=True)
+    services.customer_preference_set(customer=customer, key="Contact by", value="Phone, mornings", actor=agent)
+    for viewport, prefix in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        page = open_page(browser, live_server, viewport)
+        sign_in(page, agent)
+        page.get_by_role("link", name="Customers").first.click()
+        page.get_by_label("Search customers").fill(customer.email[:4])
+        expect(page.get_by_role("link", name="Bob Jones")).to_have_count(0)
+        screenshot(page, f"{prefix}-customers.png")
+        assert horizontal_overflow(page) == 0
+        page.get_by_role("link", name=customer.name).click()
+        page.get_by_role("heading", name="Timeline").wait_for()
+        expect(page.locator(".customer-note").get_by_text("Iced caramel macchiato, oat milk")).to_be_visible()
+        assert horizontal_overflow(page) == 0
+        screenshot(page, f"{prefix}-customer.png")
+        page.context.close()
+
+
+def test_admins_import_customers_and_open_the_erase_and_merge_pages(browser, live_server, admin_user, tickets,
+                                                                   customer, tmp_path):  # fmt: skip
+    upload = tmp_path / "customers.csv"
+    upload.write_text("email,name,tags\nnew@example.com,New Person,vip\nnot-an-address,Broken,\n", encoding="utf-8")
+    page = open_page(browser, live_server, PHONE)
+    sign_in(page, admin_user)
+    page.goto("/customers/import/")
+    screenshot(page, "phone-customer-import.png")
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_text("not-an-address").first).to_be_visible()
+    assert horizontal_overflow(page) == 0
+    screenshot(page, "phone-customer-import-errors.png")
+    for action in ("merge", "erase"):
+        page.goto(f"/customers/{customer.pk}/{action}/")
+        assert horizontal_overflow(page) == 0
+        screenshot(page, f"phone-customer-{action}.png")

@@ -7,6 +7,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from customers.selectors import access_customer
+from helpdesk.tags import parse_tags
 
 from . import selectors
 from .models import Ticket
@@ -278,7 +279,4 @@ class TagsForm(forms.Form):
     tags = forms.CharField(label=_("Tags"), required=False, max_length=500)
 
     def clean_tags(self) -> list[str]:
-        names = {name.strip().lower() for name in self.cleaned_data["tags"].split(",") if name.strip()}
-        if any(len(name) > 50 for name in names):
-            raise forms.ValidationError(_("A tag may be at most 50 characters long."))
-        return sorted(names)
+        return parse_tags(self.cleaned_data["tags"])

@@ -172,6 +172,8 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "queue"], include=["id"], name="ticket_assignee_queue"),
             models.Index(fields=["status", "-updated_at"], name="ticket_status_upd"),
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_created"),
+            # The customer page's timeline reads a customer's tickets newest-updated first.
+            models.Index(fields=["customer", "-updated_at", "-id"], name="ticket_customer_updated"),
             models.Index(fields=["-created_at"], name="ticket_created"),
             models.Index(fields=["-updated_at"], name="ticket_updated"),
             models.Index(fields=["resolved_at"], name="ticket_resolved"),

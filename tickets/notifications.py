@@ -89,7 +89,7 @@ def notify_assigned(*, ticket_id: int, assignee_id: int) -> bool:
     if ticket is None or ticket.assignee_id != assignee_id or not ticket.assignee.notify_on_assign:
         return False
     send_email(name="agent_assigned", to=[ticket.assignee.email], context={"ticket": ticket, "agent": ticket.assignee},
-               headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
+               headers={"Auto-Submitted": "auto-generated"}, language=ticket.assignee.language)  # fmt: skip
     return True
 
 
@@ -101,7 +101,7 @@ def notify_mentioned(*, message_id: int, user_id: int) -> bool:
         return False
     send_email(name="agent_mentioned", to=[user.email],
                context={"ticket": message.ticket, "message": message, "agent": user, "author": message.author_user},
-               headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
+               headers={"Auto-Submitted": "auto-generated"}, language=user.language)  # fmt: skip
     return True
 
 
@@ -116,5 +116,5 @@ def notify_customer_replied(*, message_id: int) -> bool:
     send_email(name="agent_customer_replied", to=[agent.email],
                context={"ticket": message.ticket, "message": message, "agent": agent,
                         "message_html": without_quoted_html(message.body_html)},
-               headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
+               headers={"Auto-Submitted": "auto-generated"}, language=agent.language)  # fmt: skip
     return True

@@ -29,6 +29,16 @@ def portal_queues() -> list[Queue]:
     return queues or list(Queue.objects.order_by("pk")[:1])
 
 
+def portal_tickets_of(customer) -> QuerySet[Ticket]:
+    """The requests a customer signed in to the portal sees: their own and, when their organization
+    shares requests, its other members' (not merged ones: they live on in the ticket they joined)."""
+    mine = Q(customer_id=customer.pk)
+    organization = customer.organization
+    if organization is not None and organization.shared_tickets:
+        mine |= Q(customer__organization_id=organization.pk)
+    return Ticket.objects.filter(mine, merged_into__isnull=True).select_related("customer")
+
+
 def queues_visible_to(user: User) -> QuerySet[Queue]:
     if user.is_admin:
         return Queue.objects.all()

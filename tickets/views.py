@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 from redis import RedisError
 
-from customers.selectors import access_customer, customer_search
+from customers.selectors import access_customer, customer_panel, customer_search
 from customers.services import customer_get_or_create
 from helpdesk.errors import ValidationError
 from helpdesk.htmx import vary_on_htmx, wants_partial
@@ -200,6 +200,7 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
         "recent_tickets": selectors.customer_recent_tickets(
             user=user, customer_id=ticket.customer_id, exclude_id=ticket.pk, limit=RECENT_TICKETS
         ),
+        **customer_panel(customer_id=ticket.customer_id),
         "surveys": Survey.of_ticket(ticket),
         "events": events[:50],
         "events_truncated": len(events) > 50,

@@ -118,6 +118,7 @@ def reply_send(*, message_id: int) -> bool:
                 message_id=message.email_message_id,
                 headers=_thread_headers(_thread_ids(ticket, before=message)),
                 attachments=[(a.filename, a.file.read(), a.content_type) for a in message.attachments.all()],
+                language=ticket.customer.language,
             )
         except TRANSIENT_ERRORS as error:  # recorded on the message, then raised for the task to retry
             failure = error
@@ -196,6 +197,7 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
             message_id=make_message_id(ticket.pk, _domain(mailbox)),
             headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All",
                      **_thread_headers([first.email_message_id] if first and first.email_message_id else [])},
+            language=ticket.customer.language,
         )  # fmt: skip
         ticket.acknowledged_at = timezone.now()
         ticket.save(update_fields=["acknowledged_at"])

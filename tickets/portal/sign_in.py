@@ -51,7 +51,7 @@ def sign_in(request, customer: Customer) -> None:
 
 def signed_in_customer(request) -> Customer | None:
     customer_id = request.session.get(SESSION_KEY)
-    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
+    return Customer.objects.select_related("organization").filter(pk=customer_id).first() if customer_id else None
 
 
 def sign_out(request) -> None:

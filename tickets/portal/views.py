@@ -6,6 +6,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -177,7 +178,9 @@ def request_new_view(request):
         else:
             try:
                 with transaction.atomic():  # a refused file leaves no customer behind either
-                    customer = customer_get_or_create(email=data["email"], name=data["name"])
+                    customer = customer_get_or_create(
+                        email=data["email"], name=data["name"], language=translation.get_language()
+                    )
                     ticket = services.ticket_create(customer=customer, subject=data["subject"], body=data["body"],
                                                     channel=Ticket.Channel.PORTAL, queue=form.chosen_queue,
                                                     attachments=data["attachments"])  # fmt: skip
@@ -239,7 +242,7 @@ def my_requests_view(request):
     customer = portal_sign_in.signed_in_customer(request)
     if customer is None:
         return redirect("portal:sign_in")
-    tickets = list(Ticket.objects.filter(customer=customer, merged_into__isnull=True).order_by("-updated_at")[:200])
+    tickets = list(selectors.portal_tickets_of(customer).order_by("-updated_at")[:200])
     for ticket in tickets:
         ticket.portal_url = reverse("portal:request", args=[follow_token(ticket)])
         ticket.portal_status = _customer_status(ticket)

@@ -46,6 +46,7 @@ def surveys_send(*, ticket_id: int) -> list[Survey]:
                      "first": wanted[0], "first_scale": surveys[0].scale},
             from_email=sender_of(ticket),
             headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+            language=ticket.customer.language,
         )  # fmt: skip
     return surveys
 
