@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Customer, CustomerEmail, CustomerPreference, CustomField, Organization
+from .models import Customer, CustomerEmail, CustomerPreference, CustomField, Organization, Segment
 
 
 @admin.register(Organization)
@@ -43,3 +43,17 @@ class CustomFieldAdmin(admin.ModelAdmin):
     list_display = ["name", "key", "kind", "position"]
     list_editable = ["position"]
     prepopulated_fields = {"key": ["name"]}
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """Saved customer filters; agents pick them on the customer list and see them on the customer page."""
+
+    list_display = ["name", "description"]
+    search_fields = ["name"]
+    autocomplete_fields = ["organization"]
+    fieldsets = [
+        (None, {"fields": ["name", "description"]}),
+        (_("Customers who…"), {"fields": ["tags", "organization", "language", ("custom_field", "custom_value")]}),
+        (_("Ticket history"), {"fields": [("min_tickets", "tickets_within_days"), "last_csat_below"]}),
+    ]

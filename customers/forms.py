@@ -101,9 +101,12 @@ class CustomerFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200)
     organization = forms.IntegerField(required=False, min_value=1)
     tag = forms.CharField(required=False, max_length=50)
+    segment = forms.IntegerField(required=False, min_value=1)
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
     def values(self) -> dict:
-        data = self.cleaned_data if self.is_valid() else {}
+        self.is_valid()  # each field that parses counts; one that does not is left out
+        data = self.cleaned_data
         return {"query": data.get("q") or "", "organization_id": data.get("organization"),
-                "tag": (data.get("tag") or "").strip().lower(), "page": data.get("page") or 1}  # fmt: skip
+                "tag": (data.get("tag") or "").strip().lower(), "segment_id": data.get("segment"),
+                "page": data.get("page") or 1}  # fmt: skip

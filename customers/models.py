@@ -231,3 +231,54 @@ class CustomerEvent(models.Model):
             return str(Customer._meta.get_field(kind).verbose_name)
         except FieldDoesNotExist:
             return self.field
+
+
+class Segment(models.Model):
+    """A saved filter over customers ("VIP", "regulars", "unhappy last time"): every condition that is set
+    must hold. Used as a filter on the customer list and shown on the customer page; routing rules and
+    reports (issues 7 and 8) take segments as conditions through ``customers.segments``."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    tags = ArrayField(
+        models.CharField(max_length=50), blank=True, default=list, verbose_name=_("has any of these tags"),
+        help_text=_("Separated by commas. Empty: any tags."),
+    )  # fmt: skip
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("in this organization"),
+    )  # fmt: skip
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
+    custom_field = models.ForeignKey(
+        CustomField, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("custom field"),
+    )  # fmt: skip
+    custom_value = models.CharField(
+        _("custom field value"), max_length=500, blank=True, help_text=_("The custom field's value, exactly.")
+    )
+    min_tickets = models.PositiveIntegerField(_("at least this many tickets"), null=True, blank=True)
+    tickets_within_days = models.PositiveIntegerField(
+        _("…in the last days"), null=True, blank=True, help_text=_("Empty: ever.")
+    )
+    last_csat_below = models.PositiveSmallIntegerField(
+        _("last CSAT answer below"), null=True, blank=True,
+        help_text=_("1–5: customers whose latest satisfaction answer scored less than this."),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.tags = sorted({tag.strip().lower() for tag in self.tags if tag.strip()})
+        if self.custom_field_id and not self.custom_value:
+            raise ValidationError({"custom_value": _("Give the value the custom field must have.")})
+        if self.tickets_within_days and not self.min_tickets:
+            raise ValidationError({"min_tickets": _("Give the number of tickets for the period.")})
+        if self.last_csat_below is not None and not 2 <= self.last_csat_below <= 5:
+            raise ValidationError({"last_csat_below": _("CSAT answers are 1 to 5: give 2, 3, 4 or 5.")})

@@ -8,7 +8,8 @@ from django.db.models.functions import Coalesce
 
 from helpdesk.models import User
 
-from .models import Customer, CustomerEmail, CustomerNote, CustomerPreference
+from .models import Customer, CustomerEmail, CustomerNote, CustomerPreference, Segment
+from .segments import segment_condition
 
 SEARCH_MAX_LIMIT = 50
 
@@ -66,7 +67,8 @@ LIST_PAGE = 50
 TIMELINE_PAGE = 30  # a screenful; "Older" brings the next
 
 
-def customers_filtered(*, user: User, query: str = "", organization_id: int | None = None, tag: str = ""):
+def customers_filtered(*, user: User, query: str = "", organization_id: int | None = None, tag: str = "",
+                       segment_id: int | None = None):  # fmt: skip
     """Customers ``user`` may see whose name, email, other address or phone contains ``query`` (best first,
     then by name), in an organization, with a tag; by name without ``query``. The list page and the CSV
     export filter the same way. The search is served by the trigram indexes (one more query finds the
@@ -81,20 +83,25 @@ def customers_filtered(*, user: User, query: str = "", organization_id: int | No
         customers = customers.filter(organization_id=organization_id)
     if tag:
         customers = customers.filter(tags__contains=[tag])
+    if segment_id:
+        segment = Segment.objects.select_related("custom_field").filter(pk=segment_id).first()
+        customers = customers.filter(segment_condition(segment)) if segment else customers.none()
     if query:
         return customers.annotate(rank=_best_first(query)).order_by("rank", "name", "email", "pk")
     return customers.order_by("name", "email", "pk")
 
 
 def customer_list_page(*, user: User, query: str = "", organization_id: int | None = None, tag: str = "",
-                       page: int = 1) -> tuple[list[Customer], bool]:  # fmt: skip
+                       segment_id: int | None = None, page: int = 1) -> tuple[list[Customer], bool]:  # fmt: skip
     """One page of ``customers_filtered`` for the list page, and whether another follows. Each customer
     comes with its organization, number of tickets and when it last asked, computed for the page's rows
     only. No total count: counting every visible customer would cost more than the page."""
     from tickets.models import Ticket
 
     start = (page - 1) * LIST_PAGE
-    matches = customers_filtered(user=user, query=query, organization_id=organization_id, tag=tag)
+    matches = customers_filtered(
+        user=user, query=query, organization_id=organization_id, tag=tag, segment_id=segment_id
+    )
     ids = list(matches.values_list("pk", flat=True)[start : start + LIST_PAGE + 1])
     tickets = Ticket.objects.filter(customer_id=OuterRef("pk")).order_by()
     rows = (

@@ -15,7 +15,8 @@ from helpdesk.htmx import vary_on_htmx, wants_partial
 
 from . import selectors, services
 from .forms import CustomerEmailForm, CustomerFilterForm, CustomerForm, CustomerNoteForm, CustomerPreferenceForm
-from .models import CustomerEmail, CustomerNote, CustomerPreference, CustomField, Organization
+from .models import CustomerEmail, CustomerNote, CustomerPreference, CustomField, Organization, Segment
+from .segments import segments_of
 
 
 def _customer_or_404(request, customer_id):
@@ -34,7 +35,8 @@ def customer_list_view(request):
     first = (page - 1) * selectors.LIST_PAGE + 1
     context = {"customers": customers, "page_number": page, "has_next": has_next, "first_row": first,
                "last_row": first + len(customers) - 1, **filters,
-               "organizations": Organization.objects.order_by("name").only("id", "name")}  # fmt: skip
+               "organizations": Organization.objects.order_by("name").only("id", "name"),
+               "segments": Segment.objects.only("id", "name")}  # fmt: skip
     template = "customers/list.html#results" if wants_partial(request) else "customers/list.html"
     return vary_on_htmx(render(request, template, context))
 
@@ -48,7 +50,7 @@ def customer_detail_view(request, customer_id):
     before = _parse_before(request.GET.get("before"))
     timeline = selectors.customer_timeline(user=request.user, customer=customer, before=before,
                                            limit=selectors.TIMELINE_PAGE)  # fmt: skip
-    context = {"customer": customer, "timeline": timeline, "more": len(timeline) == selectors.TIMELINE_PAGE,
+    context = {"customer": customer, "timeline": timeline, "segments": segments_of(customer), "more": len(timeline) == selectors.TIMELINE_PAGE,
                "note_form": CustomerNoteForm(), "preference_form": CustomerPreferenceForm(),
                "email_form": CustomerEmailForm(), "custom_fields": _custom_values(customer)}  # fmt: skip
     template = "customers/detail.html#timeline" if wants_partial(request) else "customers/detail.html"

@@ -81,11 +81,11 @@ def test_the_list_takes_the_same_queries_for_2_or_30_customers(as_role, make_tic
     client = as_role("agent")
     for i in range(2):
         make_ticket(customer=CustomerFactory(email=f"c{i}@example.com"))
-    with django_assert_num_queries(5):  # session, user, count, page, organizations
+    with django_assert_num_queries(6):  # session, user, page ids, page rows, organizations, segments
         client.get("/customers/")
     for i in range(2, 30):
         make_ticket(customer=CustomerFactory(email=f"c{i}@example.com"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         client.get("/customers/")
 
 
@@ -141,8 +141,8 @@ def test_the_customer_page_takes_a_fixed_number_of_queries(as_role, agent, custo
     make_ticket(customer=customer)
     # Session, user, the customer (visible?), the customer again with its organization, other addresses,
     # preferences, notes; the timeline: tickets by last update, their newest messages, those messages,
-    # tickets, notes, survey answers, record changes; custom fields.
-    with django_assert_num_queries(15) as first:
+    # tickets, notes, survey answers, record changes; segments; custom fields.
+    with django_assert_num_queries(16) as first:
         client.get(f"/customers/{customer.pk}/")
     for i in range(10):
         ticket = make_ticket(customer=customer, subject=f"More {i}")
