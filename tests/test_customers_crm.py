@@ -2,6 +2,7 @@
 editing the record, other addresses, notes and preferences, and the customer panel on the ticket page."""
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from customers import selectors, services
@@ -309,3 +310,29 @@ def test_the_newest_messages_are_found_across_batches_of_tickets(agent, customer
             )
             expected = list(expected.order_by("-created_at", "-pk")[:limit])
             assert selectors._newest_messages(all_tickets, before=before, limit=limit) == expected, (before, limit)
+
+
+def every_customer_route(customer_id: int) -> list[tuple[str, str]]:
+    """(method, URL) of every route of the customers app, with real ids, so a new one cannot be missed."""
+    from django.urls import get_resolver
+
+    routes = []
+    for pattern in get_resolver().url_patterns:
+        if getattr(pattern, "namespace", None) != "customers":
+            continue
+        for name in pattern.reverse_dict:
+            if not isinstance(name, str):
+                continue
+            params = pattern.reverse_dict.getlist(name)[0][0][0][1]
+            kwargs = {param: customer_id if param == "customer_id" else 1 for param in params}
+            routes.append(("post" if name not in {"list", "detail", "edit", "merge", "erase", "import", "export_csv"}
+                           else "get", reverse(f"customers:{name}", kwargs=kwargs)))  # fmt: skip
+    return routes
+
+
+def test_every_customer_route_sends_anonymous_visitors_to_sign_in(client, customer):
+    routes = every_customer_route(customer.pk)
+    assert len(routes) >= 15
+    for method, url in routes:
+        response = getattr(client, method)(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/"), (method, url)
