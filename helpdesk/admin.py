@@ -5,6 +5,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from .branding import LOGO_MAX_BYTES, Branding, logo_type
+from .calendars import Calendar, Holiday, OpeningInterval, holidays_from_ical, holidays_import
 from .models import AuditEntry, Team, User
 
 
@@ -95,3 +96,53 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class OpeningIntervalInline(admin.TabularInline):
+    model = OpeningInterval
+    extra = 0
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 0
+
+
+class CalendarForm(forms.ModelForm):
+    holidays_file = forms.FileField(
+        label=_("Import holidays"), required=False,
+        help_text=_("An iCalendar (.ics) file, such as a public holidays calendar: its all-day events become "
+                    "holidays (yearly ones repeat)."),
+    )  # fmt: skip
+
+    class Meta:
+        model = Calendar
+        fields = ["name", "time_zone", "is_default"]
+
+    def clean_holidays_file(self):
+        upload = self.cleaned_data.get("holidays_file")
+        if upload is None:
+            return None
+        if upload.size > 2 * 1024 * 1024:
+            raise forms.ValidationError(_("The file is larger than 2 MB."))
+        data = upload.read()
+        try:
+            holidays_from_ical(data)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+
+@admin.register(Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    form = CalendarForm
+    list_display = ["name", "time_zone", "is_default"]
+    inlines = [OpeningIntervalInline, HolidayInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        data = form.cleaned_data.get("holidays_file")
+        if data:
+            added, skipped = holidays_import(form.instance, data)
+            self.message_user(request, _("%(added)d holidays imported, %(skipped)d already there.")
+                              % {"added": added, "skipped": skipped})  # fmt: skip

@@ -3,8 +3,6 @@
 Customers are not users: they live in ``customers.Customer`` and never sign in to the agent side.
 """
 
-import zoneinfo
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
@@ -12,7 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+from .time_zones import TIMEZONE_CHOICES
 
 
 class TimeStampedModel(models.Model):
@@ -125,3 +123,4 @@ class Team(TimeStampedModel):
 
 from .audit import AuditEntry  # noqa: E402, F401  (models of this app, in files of their own)
 from .branding import Branding  # noqa: E402, F401
+from .calendars import Calendar, Holiday, OpeningInterval  # noqa: E402, F401
