@@ -5,15 +5,16 @@ from tickets import services
 
 def test_ticket_create_queries(queue, customer, django_assert_num_queries, django_capture_on_commit_callbacks):
     # savepoint, insert ticket (with the first message's counters and search vector), message, both events
-    # in one insert, savepoint release
-    with django_capture_on_commit_callbacks(execute=False), django_assert_num_queries(5):
+    # in one insert, the SLA policies (none here), savepoint release
+    with django_capture_on_commit_callbacks(execute=False), django_assert_num_queries(6):
         services.ticket_create(customer=customer, queue=queue, subject="Hi", body="Hello", channel="portal")
 
 
 def test_ticket_reply_queries(ticket, agent, django_assert_num_queries):
-    # savepoint, lock ticket, the queue's mailbox (the Message-ID's domain), message, message event, status
-    # event, ticket update with its search vector, release; the email is sent after commit
-    with django_assert_num_queries(8):
+    # savepoint, lock ticket, the queue's mailbox (the Message-ID's domain), message, message event, the
+    # running SLA response targets, status event, ticket update with its search vector, release; the email
+    # is sent after commit
+    with django_assert_num_queries(9):
         services.ticket_reply(ticket=ticket, author=agent, body="On its way")
 
 
@@ -24,6 +25,6 @@ def test_customer_message_queries(ticket, django_assert_num_queries):
 
 
 def test_ticket_set_status_queries(ticket, agent, django_assert_num_queries):
-    # savepoint, lock ticket, status event, ticket update, release
-    with django_assert_num_queries(5):
+    # savepoint, lock ticket, status event, the running SLA targets (to stop them), ticket update, release
+    with django_assert_num_queries(6):
         services.ticket_set_status(ticket=ticket, status="solved", actor=agent)

@@ -327,9 +327,9 @@ def test_merged_ticket_redirects_to_its_target(agent_client, agent, make_ticket)
 
 # Session, user, team ids, the ticket, the audit rows, the names in them (one assignee event),
 # team ids again and the customer's recent tickets, the messages, their attachments, assignable agents,
-# the customer's pinned notes and preferences, the ticket's survey answers, and the update that marks the
-# viewer's notifications about this ticket read.
-@pytest.mark.parametrize(("who", "expected"), [("agent", 16), ("admin_user", 16)])
+# the customer's pinned notes and preferences, the SLA targets, the ticket's survey answers, and the update
+# that marks the viewer's notifications about this ticket read.
+@pytest.mark.parametrize(("who", "expected"), [("agent", 17), ("admin_user", 17)])
 def test_ticket_page_query_count_is_fixed(client, request, agent, ticket, make_ticket, django_assert_num_queries,
                                           who, expected):  # fmt: skip
     make_ticket(subject="An earlier request")

@@ -47,3 +47,6 @@ class TicketEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from .sla import admin as sla_admin  # noqa: E402, F401  (the SLA policies' admin lives with their code)

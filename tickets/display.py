@@ -35,6 +35,8 @@ class TicketRow:
     updated_title: str
     updated_ago: str
     select_label: str
+    sla_state: str = ""  # "", "ok", "soon" (within the hour) or "breached"
+    sla_label: str = ""
 
 
 def relative_time(when: datetime, now: datetime) -> str:
@@ -108,6 +110,21 @@ def ticket_rows(tickets: list[Ticket]) -> list[TicketRow]:
                 updated_title=times.long(ticket.updated_at),
                 updated_ago=relative_time(ticket.updated_at, now),
                 select_label=select % {"reference": ticket.reference},
+                **sla_badge(ticket.sla_due_at, now),
             )
         )
     return rows
+
+
+SOON = 3600  # seconds: a target due within the hour is shown as urgent
+
+
+def sla_badge(due: datetime | None, now: datetime) -> dict[str, str]:
+    """The list's SLA badge: time left on the earliest running target, or how long it is overdue."""
+    if due is None:
+        return {}
+    left = (due - now).total_seconds()
+    if left <= 0:
+        return {"sla_state": "breached", "sla_label": _("Overdue %(time)s") % {"time": timesince(due, now, depth=1)}}
+    return {"sla_state": "soon" if left <= SOON else "ok",
+            "sla_label": _("Due in %(time)s") % {"time": timesince(now, due, depth=1)}}  # fmt: skip

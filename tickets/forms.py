@@ -28,6 +28,7 @@ SORTS = [
     ("updated", _("Recently updated")),
     ("created", _("Newest first")),
     ("priority", _("Highest priority")),
+    ("due", _("SLA due first")),
 ]
 # What an agent may set by hand. "New" is where tickets start; "closed" is final and left to automation.
 AGENT_STATUSES = [Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED]

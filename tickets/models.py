@@ -147,6 +147,9 @@ class Ticket(models.Model):
     last_agent_reply_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
+    # The earliest due time of the ticket's running SLA targets (empty: none, or paused); kept by
+    # tickets.sla.services for the lists' badge and "sort by due time".
+    sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True, db_default=None)
 
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
@@ -180,6 +183,11 @@ class Ticket(models.Model):
             # Sidebar counts and the open-ticket lists read only these small partial indexes.
             models.Index(fields=["queue", "assignee", "status"], condition=OPEN_TICKETS, name="ticket_open_counts"),
             models.Index(fields=["-updated_at", "-id"], condition=OPEN_TICKETS, name="ticket_open_updated"),
+            models.Index(
+                fields=["sla_due_at", "id"],
+                condition=OPEN_TICKETS & Q(sla_due_at__isnull=False),
+                name="ticket_open_sla_due",
+            ),
             models.Index(
                 fields=["-priority_rank", "-updated_at", "-id"], condition=OPEN_TICKETS, name="ticket_open_priority"
             ),
@@ -315,6 +323,7 @@ class TicketEvent(models.Model):
         MESSAGE = "message", _("Message added")
         MERGED = "merged", _("Merged")
         LINKED = "linked", _("Linked")
+        SLA = "sla", _("SLA")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -397,6 +406,8 @@ class Notification(models.Model):
         ASSIGNED = "assigned", _("Assigned to you")
         MENTIONED = "mentioned", _("Mentioned you")
         CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+        SLA_WARNING = "sla_warning", _("SLA target soon due")
+        SLA_BREACHED = "sla_breached", _("SLA target breached")
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -428,4 +439,5 @@ class Notification(models.Model):
 
 # The email channel's own tables (mailboxes, raw inbound mail, blocked senders) live with its code.
 from .mail.models import BlockedSender, InboundEmail, Mailbox  # noqa: E402, F401
+from .sla.models import SLAPolicy, SLATimer  # noqa: E402, F401
 from .surveys.models import Survey  # noqa: E402, F401

@@ -86,6 +86,7 @@ SORTS = {
     "updated": ["-updated_at", "-id"],
     "created": ["-created_at", "-id"],
     "priority": ["-priority_rank", "-updated_at", "-id"],
+    "due": [F("sla_due_at").asc(nulls_last=True), "-priority_rank", "id"],  # the SLA target due first
 }
 
 

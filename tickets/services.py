@@ -22,6 +22,7 @@ from helpdesk.models import User
 
 from .attachments import attachment_validate_all, attachments_store
 from .models import Message, Notification, Queue, Tag, Ticket, TicketEvent, TicketLink
+from .sla import services as sla
 
 Status = Ticket.Status
 # Channels where the customer wrote to us, so an acknowledgement is due.
@@ -55,6 +56,9 @@ def _event(ticket, kind, **details) -> TicketEvent:
     event = _new_event(ticket, kind, **details)
     event.save()
     return event
+
+
+record_event = _event  # for the ticket's other services (SLA escalations) that write its audit trail
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,7 @@ def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, whe
         fields.append("closed_at")
     _event(ticket, TicketEvent.Kind.FIELD, actor=actor, customer=customer, field="status", old=old, new=status,
            when=now)  # fmt: skip
+    sla.sla_on_status(ticket, old=old, new=status, when=now)
     return fields
 
 
@@ -334,6 +339,7 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
         ))  # fmt: skip
     for ticket, message in zip(tickets, _add_messages(new_messages), strict=True):
         ticket.first_message = message  # for callers that go on with it (inbound email), saving a query
+    sla.sla_on_create(tickets, now=now)
     acknowledged = []
     for ticket, draft in zip(tickets, drafts, strict=True):
         _after_create(ticket, draft, now)
@@ -466,6 +472,7 @@ def tickets_add_customer_messages(items: Sequence[CustomerMessage]) -> list[tupl
         messages.append(message)
         if ticket.status in (Status.SOLVED, Status.PENDING):
             fields += _apply_status(ticket, Status.OPEN, customer=message.author_customer, when=message.created_at)
+        sla.sla_on_customer_message(ticket, when=message.created_at)
     for ticket, fields, messages in changed.values():
         _save_with_messages(ticket, messages, fields)
         if ticket.assignee_id is not None:
@@ -514,6 +521,7 @@ def ticket_reply(
     if ticket.first_response_at is None and not ticket.opened_by_agent:
         ticket.first_response_at = now
         fields.append("first_response_at")
+    sla.sla_on_agent_reply(ticket, when=now)
     new_status = status or (Status.OPEN if ticket.status == Status.NEW else None)
     if new_status:
         fields += _apply_status(ticket, new_status, actor=author, when=now)
@@ -583,6 +591,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None) ->
         ticket.priority_rank = Ticket.PRIORITY_RANK[priority]
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["priority", "priority_rank", "updated_at"])
+        sla.sla_on_change(ticket, when=ticket.updated_at)
     return ticket
 
 
@@ -639,6 +648,7 @@ def ticket_set_queue(*, ticket: Ticket, queue: Queue, actor: User | None) -> Tic
         fields.append("assignee")
     ticket.updated_at = now
     ticket.save(update_fields=fields)
+    sla.sla_on_change(ticket, when=now)
     return ticket
 
 

@@ -82,3 +82,11 @@ def send_surveys_task(ticket_id: int) -> int:
     from .surveys.services import surveys_send
 
     return len(surveys_send(ticket_id=ticket_id))
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_backoff_max=60, max_retries=3)
+def sla_sweep_task() -> tuple[int, int]:
+    """Every minute (beat): warn about SLA targets soon due and record breaches, each exactly once."""
+    from .sla.services import sla_sweep
+
+    return sla_sweep()

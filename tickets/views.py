@@ -45,6 +45,7 @@ from .forms import (
 )
 from .mail.outbound import reply_retry
 from .models import Message, Survey, Ticket
+from .sla.selectors import ticket_sla
 
 PAGE_SIZE = 50
 RECENT_TICKETS = 5
@@ -201,6 +202,7 @@ def _detail_context(request, ticket: Ticket, *, composer: ComposerForm) -> dict:
             user=user, customer_id=ticket.customer_id, exclude_id=ticket.pk, limit=RECENT_TICKETS
         ),
         **customer_panel(customer_id=ticket.customer_id),
+        "sla_timers": ticket_sla(ticket),
         "surveys": Survey.of_ticket(ticket),
         "events": events[:50],
         "events_truncated": len(events) > 50,
