@@ -58,8 +58,6 @@ def _event(ticket, kind, **details) -> TicketEvent:
     return event
 
 
-record_event = _event  # for the ticket's other services (SLA escalations) that write its audit trail
-
 
 @dataclass(frozen=True)
 class EmailDetails:

@@ -256,14 +256,14 @@ def sla_sweep(*, now: datetime | None = None) -> tuple[int, int]:
     while True:
         with transaction.atomic():
             ids = _claim("warned_at", "warn_at", now, extra="AND breached_at IS NULL")
-            _warn(SLATimer.objects.filter(pk__in=ids).select_related("ticket__assignee"))
+            _warn(SLATimer.objects.filter(pk__in=ids).values_list("ticket_id", "ticket__assignee_id"))
         warned += len(ids)
         if len(ids) < SWEEP_BATCH:
             break
     while True:
         with transaction.atomic():
             ids = _claim("breached_at", "due_at", now)
-            _escalate(SLATimer.objects.filter(pk__in=ids).select_related("ticket__assignee", "ticket__queue", "policy"),
+            _escalate(SLATimer.objects.filter(pk__in=ids).select_related("ticket", "policy").defer("ticket__search_vector"),
                       now)  # fmt: skip
         breached += len(ids)
         if len(ids) < SWEEP_BATCH:
@@ -271,24 +271,30 @@ def sla_sweep(*, now: datetime | None = None) -> tuple[int, int]:
     return warned, breached
 
 
-def _warn(timers: Iterable[SLATimer]) -> None:
+def _warn(timers: Iterable[tuple[int, int | None]]) -> None:
+    """A notification to the assignee of each (ticket id, assignee id) soon due, in one INSERT."""
     from tickets.models import Notification
 
     Notification.objects.bulk_create([
-        Notification(recipient_id=t.ticket.assignee_id, kind=Notification.Kind.SLA_WARNING, ticket=t.ticket)
-        for t in timers if t.ticket.assignee_id
+        Notification(recipient_id=assignee_id, kind=Notification.Kind.SLA_WARNING, ticket_id=ticket_id)
+        for ticket_id, assignee_id in timers if assignee_id
     ])  # fmt: skip
 
 
 def _escalate(timers: Iterable[SLATimer], now: datetime) -> None:
+    """Record each breach on its ticket's audit trail and run its policy's escalation: notifications in
+    two bulk INSERTs for the whole batch; priority and reassignment through the ticket services."""
     from helpdesk.models import User
     from tickets import services
     from tickets.models import Notification, TicketEvent
 
+    timers = list(timers)
+    TicketEvent.objects.bulk_create([TicketEvent(ticket_id=t.ticket_id, kind=TicketEvent.Kind.SLA, field=t.kind,
+                                                 new_value="breached", created_at=now) for t in timers])  # fmt: skip
     admins = None
+    notifications = []
     for timer in timers:
         ticket, policy = timer.ticket, timer.policy
-        services.record_event(ticket, TicketEvent.Kind.SLA, field=timer.kind, new="breached", when=now)
         if policy is None:
             continue
         recipients = set()
@@ -300,8 +306,8 @@ def _escalate(timers: Iterable[SLATimer], now: datetime) -> None:
                     User.objects.filter(is_active=True, role__in=["owner", "admin"]).values_list("pk", flat=True)
                 )
             recipients.update(admins)
-        Notification.objects.bulk_create([Notification(recipient_id=pk, kind=Notification.Kind.SLA_BREACHED,
-                                                       ticket=ticket) for pk in sorted(recipients)])  # fmt: skip
+        notifications += [Notification(recipient_id=pk, kind=Notification.Kind.SLA_BREACHED, ticket_id=ticket.pk)
+                          for pk in sorted(recipients)]  # fmt: skip
         if policy.raise_priority and ticket.priority in PRIORITY_UP:
             services.ticket_set_priority(ticket=ticket, priority=PRIORITY_UP[ticket.priority], actor=None)
         if policy.reassign_to_id and policy.reassign_to_id != ticket.assignee_id and policy.reassign_to.is_active:
@@ -310,3 +316,4 @@ def _escalate(timers: Iterable[SLATimer], now: datetime) -> None:
                     services.ticket_assign(ticket=ticket, assignee=policy.reassign_to, actor=None)
             except ValidationError:  # not in the ticket's team (any more): the breach is still recorded
                 pass
+    Notification.objects.bulk_create(notifications)
