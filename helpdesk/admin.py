@@ -28,9 +28,10 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name"]
+    list_display = ["name", "assignment", "max_open_per_agent"]
     filter_horizontal = ["members"]
     search_fields = ["name"]
+    fields = ["name", "members", "assignment", "max_open_per_agent"]
 
 
 class BrandingForm(forms.ModelForm):

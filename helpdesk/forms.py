@@ -14,6 +14,7 @@ class AccountForm(forms.ModelForm):
             "full_name",
             "time_zone",
             "language",
+            "available",
             "notify_on_assign",
             "notify_on_mention",
             "notify_on_customer_reply",

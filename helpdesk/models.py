@@ -60,6 +60,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("language"), max_length=10, blank=True, choices=settings.LANGUAGES, help_text=_("Empty: the browser's.")
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Away agents get no tickets from automatic assignment (they set it themselves in "Your settings").
+    available = models.BooleanField(
+        _("available for new tickets"), default=True, db_default=True,
+        help_text=_("Off while you are away: automatic assignment skips you."),
+    )  # fmt: skip
     notify_on_assign = models.BooleanField(_("email me when a ticket is assigned to me"), default=True)
     notify_on_mention = models.BooleanField(_("email me when someone @mentions me in a note"), default=True)
     notify_on_customer_reply = models.BooleanField(_("email me when the customer writes on my ticket"), default=True)
@@ -109,8 +114,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class Team(TimeStampedModel):
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", _("By hand")
+        ROUND_ROBIN = "round_robin", _("Round robin")
+        LEAST_OPEN = "least_open", _("Fewest open tickets")
+
     name = models.CharField(_("name"), max_length=100, unique=True)
     members = models.ManyToManyField(User, related_name="teams", blank=True, verbose_name=_("members"))
+    # How new tickets of the team's queues get an agent (tickets.routing).
+    assignment = models.CharField(_("assign new tickets"), max_length=12, choices=Assignment.choices,
+                                  default=Assignment.MANUAL, db_default=Assignment.MANUAL)  # fmt: skip
+    max_open_per_agent = models.PositiveIntegerField(
+        _("at most this many open tickets per agent"), null=True, blank=True,
+        help_text=_("Empty: no limit. An agent at the limit gets no more until one is solved."),
+    )  # fmt: skip
+    # The round robin's place: the agent who got the last ticket.
+    last_assigned = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                      editable=False)  # fmt: skip
 
     class Meta:
         ordering = ["name"]

@@ -118,6 +118,7 @@ CELERY_BEAT_SCHEDULE = {
     "inbound-email-sweep": {"task": "tickets.tasks.process_waiting_inbound_task", "schedule": 60.0},
     "imap-fetch": {"task": "tickets.tasks.fetch_mailboxes_task", "schedule": env.float("IMAP_FETCH_SECONDS", 60.0)},
     "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 60.0},
+    "routing-sweep": {"task": "tickets.tasks.route_waiting_tickets_task", "schedule": 60.0},
 }
 # The HTTP endpoint for inbound email (mail providers' webhooks) answers only to this secret; empty: off.
 INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="")

@@ -150,6 +150,9 @@ class Ticket(models.Model):
     # The earliest due time of the ticket's running SLA targets (empty: none, or paused); kept by
     # tickets.sla.services for the lists' badge and "sort by due time".
     sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True, db_default=None)
+    # Set on a new ticket of a team that assigns automatically, cleared once tickets.routing has run for
+    # it: a sweep finds tickets whose routing task was lost (Redis or the workers were down).
+    needs_routing = models.BooleanField(default=False, db_default=False)
 
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
@@ -183,6 +186,7 @@ class Ticket(models.Model):
             # Sidebar counts and the open-ticket lists read only these small partial indexes.
             models.Index(fields=["queue", "assignee", "status"], condition=OPEN_TICKETS, name="ticket_open_counts"),
             models.Index(fields=["-updated_at", "-id"], condition=OPEN_TICKETS, name="ticket_open_updated"),
+            models.Index(fields=["created_at"], condition=Q(needs_routing=True), name="ticket_needs_routing"),
             models.Index(
                 fields=["sla_due_at", "id"],
                 condition=OPEN_TICKETS & Q(sla_due_at__isnull=False),

@@ -58,7 +58,6 @@ def _event(ticket, kind, **details) -> TicketEvent:
     return event
 
 
-
 @dataclass(frozen=True)
 class EmailDetails:
     """A customer message that came as an email (built by ``tickets.mail.inbound``).
@@ -324,6 +323,7 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
         if draft.email is not None and draft.email.cc:
             _add_cc(ticket, draft.email.cc, save=False)
         tickets.append(ticket)
+    _mark_for_routing(tickets)
     Ticket.objects.bulk_create(tickets)
     new_messages = []
     for ticket, draft, (_subject, content, kind) in zip(tickets, drafts, checked, strict=True):
@@ -348,7 +348,26 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
         from .tasks import send_acknowledgement_task
 
         send_acknowledgement_task.delay_on_commit(*acknowledged)
+    routed = [ticket.pk for ticket in tickets if ticket.needs_routing]
+    if routed:
+        from .tasks import route_tickets_task
+
+        # robust: with Redis down the ticket is still created; the routing sweep assigns it later
+        transaction.on_commit(lambda: route_tickets_task.delay(*routed), robust=True)
     return tickets
+
+
+def _mark_for_routing(tickets: Sequence[Ticket]) -> None:
+    """Mark unassigned new tickets of teams that assign automatically (one query for the batch)."""
+    from helpdesk.models import Team
+
+    unassigned = [ticket for ticket in tickets if ticket.assignee_id is None]
+    if not unassigned:
+        return
+    automatic = set(Team.objects.filter(pk__in={t.queue.team_id for t in unassigned})
+                    .exclude(assignment=Team.Assignment.MANUAL).values_list("pk", flat=True))  # fmt: skip
+    for ticket in unassigned:
+        ticket.needs_routing = ticket.queue.team_id in automatic
 
 
 def _check_new_ticket(draft: NewTicket) -> tuple[str, tuple[str, str], str]:

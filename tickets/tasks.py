@@ -90,3 +90,19 @@ def sla_sweep_task() -> tuple[int, int]:
     from .sla.services import sla_sweep
 
     return sla_sweep()
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_backoff_max=60, max_retries=5)
+def route_tickets_task(*ticket_ids: int) -> int:
+    """Assign new tickets by their team's strategy (once each, whatever retries or duplicates)."""
+    from .routing import tickets_route
+
+    return tickets_route(ticket_ids)
+
+
+@shared_task
+def route_waiting_tickets_task() -> int:
+    """Every minute (beat): route tickets whose routing task was lost."""
+    from .routing import route_waiting_tickets
+
+    return route_waiting_tickets()

@@ -1,0 +1,153 @@
+"""Automatic assignment (issue 7): round robin and fewest open tickets among available agents under the
+team's cap; once per ticket; a sweep for tickets whose task was lost; fair under concurrency."""
+
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from helpdesk.models import Team
+from tickets import services
+from tickets.models import Ticket, TicketEvent
+from tickets.routing import route_waiting_tickets, tickets_route
+
+from .factories import UserFactory
+from .live_services import wait_for
+
+
+@pytest.fixture
+def agents(team, agent):
+    others = [UserFactory(email=f"agent{i}@example.com") for i in range(2)]
+    team.members.add(*others)
+    return [agent, *others]
+
+
+def rotating(team, strategy=Team.Assignment.ROUND_ROBIN, cap=None):
+    team.assignment, team.max_open_per_agent = strategy, cap
+    team.save()
+
+
+def new_tickets(make_ticket, count):
+    return [make_ticket(subject=f"Request {i}") for i in range(count)]
+
+
+def test_round_robin_takes_turns_in_order(team, agents, make_ticket):
+    rotating(team)
+    tickets = new_tickets(make_ticket, 6)
+    assert all(ticket.needs_routing for ticket in tickets)
+    assert tickets_route([t.pk for t in tickets]) == 6
+    assignees = [Ticket.objects.get(pk=t.pk).assignee for t in tickets]
+    assert assignees == agents + agents
+
+
+def test_away_inactive_and_capped_agents_are_skipped(team, agents, make_ticket):
+    rotating(team, cap=1)
+    agents[0].available = False
+    agents[0].save()
+    agents[2].is_active = False
+    agents[2].save()
+    tickets = new_tickets(make_ticket, 3)
+    assert tickets_route([t.pk for t in tickets]) == 1  # agent 1 alone, then at the cap
+    assert [Ticket.objects.get(pk=t.pk).assignee for t in tickets] == [agents[1], None, None]
+
+
+def test_fewest_open_tickets_wins(team, agents, make_ticket):
+    rotating(team, Team.Assignment.LEAST_OPEN)
+    for agent, count in zip(agents, (2, 0, 1), strict=True):
+        for _ in range(count):
+            make_ticket(assignee=agent)
+    tickets = new_tickets(make_ticket, 2)
+    tickets_route([t.pk for t in tickets])
+    assert [Ticket.objects.get(pk=t.pk).assignee for t in tickets] == [agents[1], agents[1]]  # 0 then 1 open
+
+
+def test_manual_teams_and_assigned_tickets_are_not_routed(
+    team, agents, make_ticket, django_capture_on_commit_callbacks
+):
+    assert not make_ticket().needs_routing
+    rotating(team)
+    assert not make_ticket(assignee=agents[1]).needs_routing
+
+
+def test_a_ticket_is_routed_once_whatever_runs_twice(team, agents, make_ticket):
+    rotating(team)
+    ticket = make_ticket()
+    assert tickets_route([ticket.pk, ticket.pk]) == 1
+    assert tickets_route([ticket.pk]) == 0
+    assert TicketEvent.objects.filter(ticket=ticket, field="assignee").count() == 1
+
+
+def test_the_sweep_routes_tickets_whose_task_was_lost(team, agents, make_ticket):
+    rotating(team)
+    ticket = make_ticket()  # its task was never run (on-commit callbacks are not executed here)
+    assert route_waiting_tickets() == 0  # too fresh: the task may still come
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert route_waiting_tickets() == 1
+    ticket.refresh_from_db()
+    assert ticket.assignee == agents[0] and not ticket.needs_routing
+
+
+def test_with_redis_down_the_ticket_is_still_created(team, agents, queue, customer, django_capture_on_commit_callbacks):
+    rotating(team)
+    down = mock.patch("tickets.tasks.route_tickets_task.delay", side_effect=ConnectionError("Redis is down"))
+    with down, django_capture_on_commit_callbacks(execute=True):
+        ticket = services.ticket_create(customer=customer, queue=queue, subject="Hello", body="x", channel="portal")
+    ticket.refresh_from_db()
+    assert ticket.needs_routing and ticket.assignee is None  # the sweep will assign it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tickets_routed_at_once_are_shared_fairly(team, agents, queue, customer):
+    rotating(team)
+    tickets = [services.ticket_create(customer=customer, queue=queue, subject=f"T{i}", body="x", channel="portal")
+               for i in range(40)]  # fmt: skip
+    ids, errors = [t.pk for t in tickets], []
+
+    def route(part):
+        try:
+            tickets_route(part)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=route, args=(ids[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    counts = [Ticket.objects.filter(assignee=agent).count() for agent in agents]
+    assert sum(counts) == 40 and max(counts) - min(counts) <= 1
+    assert not Ticket.objects.filter(needs_routing=True).exists()
+
+
+@pytest.mark.celery_worker
+def test_a_burst_of_500_tickets_is_routed_by_the_worker_in_turns(celery_worker, team, agents, queue, customer):
+    """Five clients open 100 tickets each at the same time; the real worker routes every one of them."""
+    rotating(team)
+    errors = []
+
+    def open_tickets(client_number):
+        try:
+            for i in range(100):
+                services.ticket_create(customer=customer, queue=queue, subject=f"Call {client_number}-{i}", body="x",
+                                       channel=Ticket.Channel.PHONE)  # fmt: skip
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=open_tickets, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    wait_for(lambda: not Ticket.objects.filter(needs_routing=True).exists(), timeout=120)
+    counts = [Ticket.objects.filter(assignee=agent).count() for agent in agents]
+    assert sum(counts) == 500 and max(counts) - min(counts) <= 1
