@@ -119,6 +119,7 @@ CELERY_BEAT_SCHEDULE = {
     "imap-fetch": {"task": "tickets.tasks.fetch_mailboxes_task", "schedule": env.float("IMAP_FETCH_SECONDS", 60.0)},
     "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 60.0},
     "routing-sweep": {"task": "tickets.tasks.route_waiting_tickets_task", "schedule": 60.0},
+    "automations": {"task": "tickets.tasks.automations_sweep_task", "schedule": 300.0},
 }
 # The HTTP endpoint for inbound email (mail providers' webhooks) answers only to this secret; empty: off.
 INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="")

@@ -1,13 +1,11 @@
 """Automatic assignment (issue 7): round robin and fewest open tickets among available agents under the
 team's cap; once per ticket; a sweep for tickets whose task was lost; fair under concurrency."""
 
-import threading
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from helpdesk.models import Team
@@ -15,6 +13,7 @@ from tickets import services
 from tickets.models import Ticket, TicketEvent
 from tickets.routing import route_waiting_tickets, tickets_route
 
+from .concurrency import run_at_once
 from .factories import UserFactory
 from .live_services import wait_for
 
@@ -105,22 +104,8 @@ def test_tickets_routed_at_once_are_shared_fairly(team, agents, queue, customer)
     rotating(team)
     tickets = [services.ticket_create(customer=customer, queue=queue, subject=f"T{i}", body="x", channel="portal")
                for i in range(40)]  # fmt: skip
-    ids, errors = [t.pk for t in tickets], []
-
-    def route(part):
-        try:
-            tickets_route(part)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=route, args=(ids[i::4],)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    ids = [t.pk for t in tickets]
+    run_at_once(tickets_route, [(ids[i::4],) for i in range(4)])
     counts = [Ticket.objects.filter(assignee=agent).count() for agent in agents]
     assert sum(counts) == 40 and max(counts) - min(counts) <= 1
     assert not Ticket.objects.filter(needs_routing=True).exists()
@@ -130,24 +115,33 @@ def test_tickets_routed_at_once_are_shared_fairly(team, agents, queue, customer)
 def test_a_burst_of_500_tickets_is_routed_by_the_worker_in_turns(celery_worker, team, agents, queue, customer):
     """Five clients open 100 tickets each at the same time; the real worker routes every one of them."""
     rotating(team)
-    errors = []
 
     def open_tickets(client_number):
-        try:
-            for i in range(100):
-                services.ticket_create(customer=customer, queue=queue, subject=f"Call {client_number}-{i}", body="x",
-                                       channel=Ticket.Channel.PHONE)  # fmt: skip
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        for i in range(100):
+            services.ticket_create(customer=customer, queue=queue, subject=f"Call {client_number}-{i}", body="x",
+                                   channel=Ticket.Channel.PHONE)  # fmt: skip
 
-    threads = [threading.Thread(target=open_tickets, args=(n,)) for n in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    run_at_once(open_tickets, [(n,) for n in range(5)])
     wait_for(lambda: not Ticket.objects.filter(needs_routing=True).exists(), timeout=120)
     counts = [Ticket.objects.filter(assignee=agent).count() for agent in agents]
     assert sum(counts) == 500 and max(counts) - min(counts) <= 1
+
+
+def test_routing_rules_run_first_then_the_strategy(team, other_team, other_agent, agents, other_queue, make_ticket):
+    from tickets.rules.models import Rule
+
+    other_team.assignment = Team.Assignment.ROUND_ROBIN
+    other_team.save()
+    rule = Rule.objects.create(name="Refunds to billing", position=0)
+    rule.conditions.create(field="subject", operator="matches_word", value="refund")
+    rule.actions.create(action="set_queue", value=str(other_queue.pk), position=0)
+    rule.actions.create(action="set_priority", value="high", position=1)
+    refund, plain = make_ticket(subject="Refund for order 12"), make_ticket(subject="Where is my parcel?")
+    assert refund.needs_routing and plain.needs_routing  # a rule runs on every new ticket, manual team or not
+    tickets_route([refund.pk, plain.pk])
+    refund.refresh_from_db()
+    plain.refresh_from_db()
+    assert (refund.queue, refund.priority) == (other_queue, "high")
+    assert refund.assignee == other_agent  # billing's round robin, after the rule moved it there
+    assert plain.assignee is None and plain.priority == "normal"  # the manual team keeps it unassigned
+    assert TicketEvent.objects.filter(ticket=refund, kind=TicketEvent.Kind.RULE).count() == 1

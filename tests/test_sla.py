@@ -1,18 +1,18 @@
 """SLA clocks (issue 7): due times worked out by hand for creation outside hours, pauses, reopening,
 holidays and DST; the sweep warns and records each breach once, even with two sweeps at once."""
 
-import threading
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
 
 from helpdesk.calendars import Calendar, Holiday, OpeningInterval
 from tickets import services
 from tickets.models import Notification, SLAPolicy, SLATimer, Ticket, TicketEvent
 from tickets.sla.services import sla_sweep
+
+from .concurrency import run_at_once
 
 LONDON = ZoneInfo("Europe/London")
 FR, NR, RES = SLATimer.Kind.FIRST_RESPONSE, SLATimer.Kind.NEXT_RESPONSE, SLATimer.Kind.RESOLUTION
@@ -148,22 +148,7 @@ def test_two_sweeps_at_once_record_each_breach_once(office, queue, customer):
     with at(datetime(2026, 11, 23, 10, tzinfo=UTC)):
         tickets = [services.ticket_create(customer=customer, queue=queue, subject=f"T{i}", body="x", channel="portal")
                    for i in range(30)]  # fmt: skip
-    results, errors = [], []
-
-    def sweep():
-        try:
-            results.append(sla_sweep(now=datetime(2026, 11, 23, 11, tzinfo=UTC)))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = run_at_once(lambda: sla_sweep(now=datetime(2026, 11, 23, 11, tzinfo=UTC)), [(), ()])
     assert sum(breached for _warned, breached in results) == len(tickets) * 1  # first response only: 30
     assert TicketEvent.objects.filter(kind=TicketEvent.Kind.SLA).count() == len(tickets)
     assert SLATimer.objects.filter(policy=policy, breached_at__isnull=False).count() == len(tickets)

@@ -49,4 +49,6 @@ class TicketEventAdmin(admin.ModelAdmin):
         return False
 
 
+from .automations import admin as automations_admin  # noqa: E402, F401
+from .rules import admin as rules_admin  # noqa: E402, F401
 from .sla import admin as sla_admin  # noqa: E402, F401  (the SLA policies' admin lives with their code)

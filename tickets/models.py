@@ -153,6 +153,8 @@ class Ticket(models.Model):
     # Set on a new ticket of a team that assigns automatically, cleared once tickets.routing has run for
     # it: a sweep finds tickets whose routing task was lost (Redis or the workers were down).
     needs_routing = models.BooleanField(default=False, db_default=False)
+    # When the status last changed (time-based automations count from it); empty: never, since creation.
+    status_changed_at = models.DateTimeField(null=True, blank=True, db_default=None)
 
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
@@ -328,6 +330,8 @@ class TicketEvent(models.Model):
         MERGED = "merged", _("Merged")
         LINKED = "linked", _("Linked")
         SLA = "sla", _("SLA")
+        RULE = "rule", _("Rule")
+        AUTOMATION = "automation", _("Automation")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -442,6 +446,8 @@ class Notification(models.Model):
 
 
 # The email channel's own tables (mailboxes, raw inbound mail, blocked senders) live with its code.
+from .automations.models import Automation, AutomationRun  # noqa: E402, F401
 from .mail.models import BlockedSender, InboundEmail, Mailbox  # noqa: E402, F401
+from .rules.models import Rule, RuleAction, RuleCondition  # noqa: E402, F401
 from .sla.models import SLAPolicy, SLATimer  # noqa: E402, F401
 from .surveys.models import Survey  # noqa: E402, F401

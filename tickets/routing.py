@@ -1,7 +1,9 @@
-"""Who gets a new ticket: the team's assignment strategy (round robin or fewest open tickets), among its
-active members who are available and under the team's cap of open tickets (issue 7).
+"""What happens to a new ticket right after it is created: the routing rules run (``tickets.rules``), then,
+if it is still unassigned, the team's assignment strategy (round robin or fewest open tickets) picks one
+of its active members who are available and under the team's cap of open tickets (issue 7).
 
-``tickets_create`` marks tickets of teams that assign automatically (``needs_routing``) and queues
+``tickets_create`` marks new tickets when there are routing rules or their team assigns automatically
+(``needs_routing``) and queues
 ``route_tickets_task`` after commit; ``tickets_route`` does the work, once per ticket whatever retries
 or duplicate tasks happen (the ticket row is locked and the mark cleared in the same transaction), and
 the beat sweep ``route_waiting_tickets`` finds tickets whose task never ran. Two tickets assigned at once
@@ -18,6 +20,7 @@ from django.utils import timezone
 from helpdesk.models import Team, User
 
 from .models import Ticket
+from .rules.engine import rules_run
 
 # A ticket still marked this long after creation had its routing task lost.
 SWEEP_AFTER = timedelta(minutes=1)
@@ -59,6 +62,8 @@ def tickets_route(ticket_ids: Iterable[int]) -> int:
             if ticket is None:
                 continue  # routed already (a retry, a duplicate task, or the sweep was first)
             Ticket.objects.filter(pk=ticket.pk).update(needs_routing=False)
+            rules_run(ticket, event="create")
+            ticket.refresh_from_db(fields=["queue", "assignee", "status"])  # a rule may have moved or assigned it
             if ticket.assignee_id is not None or ticket.status not in Ticket.OPEN_STATUSES:
                 continue
             agent = next_agent(ticket.queue.team_id)

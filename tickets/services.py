@@ -223,8 +223,8 @@ def _apply_status(ticket: Ticket, status: str, *, actor=None, customer=None, whe
     if old == Status.CLOSED:
         raise InvalidTransition(_("A closed ticket cannot be changed; a new message opens a follow-up ticket."))
     now = when or timezone.now()
-    fields = ["status"]
-    ticket.status = status
+    fields = ["status", "status_changed_at"]
+    ticket.status, ticket.status_changed_at = status, now
     if status in Ticket.RESOLVED_STATUSES and old not in Ticket.RESOLVED_STATUSES:
         ticket.resolved_at = now
         fields.append("resolved_at")
@@ -358,9 +358,16 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
 
 
 def _mark_for_routing(tickets: Sequence[Ticket]) -> None:
-    """Mark unassigned new tickets of teams that assign automatically (one query for the batch)."""
+    """Mark the new tickets that ``tickets.routing`` has work for: all of them when routing rules run on
+    new tickets, else the unassigned ones of teams that assign automatically (two queries for the batch)."""
     from helpdesk.models import Team
 
+    from .rules.models import Rule
+
+    if Rule.objects.filter(active=True, on_create=True).exists():
+        for ticket in tickets:
+            ticket.needs_routing = True
+        return
     unassigned = [ticket for ticket in tickets if ticket.assignee_id is None]
     if not unassigned:
         return

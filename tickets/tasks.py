@@ -106,3 +106,19 @@ def route_waiting_tickets_task() -> int:
     from .routing import route_waiting_tickets
 
     return route_waiting_tickets()
+
+
+@shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=900,
+             max_retries=8)  # fmt: skip
+def send_reminder_task(ticket_id: int, automation_id: int) -> bool:
+    from .mail.outbound import reminder_send
+
+    return reminder_send(ticket_id=ticket_id)
+
+
+@shared_task
+def automations_sweep_task() -> int:
+    """Every five minutes (beat): fire the time-based automations that are due."""
+    from .automations.services import automations_sweep
+
+    return automations_sweep()

@@ -202,3 +202,25 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
         ticket.acknowledged_at = timezone.now()
         ticket.save(update_fields=["acknowledged_at"])
     return True
+
+
+# --- reminders (time-based automations) --------------------------------------------------------
+
+
+def reminder_send(*, ticket_id: int) -> bool:
+    """Remind the customer that we wait for their answer; never to a bouncing, blocked or over-mailed
+    address, and only while the ticket still waits on them. True if sent."""
+    ticket = Ticket.objects.select_related("customer", "queue").filter(pk=ticket_id).first()
+    if ticket is None or ticket.status != Ticket.Status.PENDING or automatic_mail_refusal(ticket):
+        return False
+    mailbox = mailbox_of(ticket)
+    send_email(
+        name="ticket_reminder",
+        to=[ticket.customer.email],
+        context={"ticket": ticket, "customer": ticket.customer, "follow_url": follow_url(ticket)},
+        from_email=_sender(mailbox),
+        reply_to=_reply_to(ticket, mailbox),
+        headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        language=ticket.customer.language,
+    )
+    return True

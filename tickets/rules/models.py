@@ -1,0 +1,120 @@
+"""Routing rules: an ordered list of rules, each with conditions (all or any must hold) and actions.
+
+``tickets.rules.engine`` evaluates and runs them; the admin edits them and offers a dry run.
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Rule(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Rules run lowest first."))
+    active = models.BooleanField(_("active"), default=True)
+    match_all = models.BooleanField(
+        _("all conditions must hold"), default=True,
+        help_text=_("Off: any one condition is enough. A rule without conditions matches every ticket."),
+    )  # fmt: skip
+    on_create = models.BooleanField(_("run when a ticket is created"), default=True)
+    on_customer_message = models.BooleanField(_("run when the customer writes"), default=False)
+    stop = models.BooleanField(_("stop processing further rules"), default=False,
+                               help_text=_("When this rule matches, the rules after it do not run."))  # fmt: skip
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self):
+        return self.name
+
+
+class RuleCondition(models.Model):
+    class Field(models.TextChoices):
+        CHANNEL = "channel", _("Channel")
+        QUEUE = "queue", _("Queue (slug, name or id)")
+        SUBJECT = "subject", _("Subject")
+        BODY = "body", _("Message text")
+        SUBJECT_OR_BODY = "subject_or_body", _("Subject or message text")
+        CUSTOMER_EMAIL = "customer_email", _("Customer email address")
+        CUSTOMER_DOMAIN = "customer_domain", _("Customer email domain")
+        ORGANIZATION = "organization", _("Organization (name or id)")
+        CUSTOMER_TAG = "customer_tag", _("Customer tag")
+        SEGMENT = "segment", _("Customer segment (name or id)")
+        LANGUAGE = "language", _("Customer language")
+        PRIORITY = "priority", _("Priority")
+        BUSINESS_HOURS = "business_hours", _("In business hours (yes/no)")
+
+    class Operator(models.TextChoices):
+        IS = "is", _("is")
+        IS_NOT = "is_not", _("is not")
+        CONTAINS = "contains", _("contains")
+        NOT_CONTAINS = "not_contains", _("does not contain")
+        MATCHES_WORD = "matches_word", _("contains the word")
+        REGEX = "regex", _("matches the regular expression")
+
+    # Fields that are a yes/no or membership: only "is" and "is not" make sense.
+    EQUALITY_ONLY = {Field.SEGMENT, Field.BUSINESS_HOURS}
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="conditions")
+    field = models.CharField(_("field"), max_length=20, choices=Field.choices)
+    operator = models.CharField(_("operator"), max_length=15, choices=Operator.choices, default=Operator.IS)
+    value = models.CharField(_("value"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("condition")
+        verbose_name_plural = _("conditions")
+
+    def __str__(self):
+        return f"{self.get_field_display()} {self.get_operator_display()} “{self.value}”"
+
+    def clean(self):
+        if self.operator == self.Operator.REGEX:
+            try:
+                re.compile(self.value)
+            except re.error as error:
+                message = _("This is not a valid regular expression: %(error)s.")
+                raise ValidationError({"value": ValidationError(message, params={"error": error})}) from error
+        if self.field in self.EQUALITY_ONLY and self.operator not in (self.Operator.IS, self.Operator.IS_NOT):
+            raise ValidationError({"operator": _("This field can only be compared with “is” or “is not”.")})
+        if self.field == self.Field.BUSINESS_HOURS and self.value.strip().lower() not in ("yes", "no"):
+            raise ValidationError({"value": _("Write “yes” or “no”.")})
+
+
+class RuleAction(models.Model):
+    class Action(models.TextChoices):
+        SET_QUEUE = "set_queue", _("Move to queue (slug or id)")
+        SET_PRIORITY = "set_priority", _("Set priority")
+        ADD_TAGS = "add_tags", _("Add tags (separated by commas)")
+        ASSIGN_AGENT = "assign_agent", _("Assign to agent (email address)")
+        ASSIGN_BY_STRATEGY = "assign_by_strategy", _("Assign by the team's strategy")
+        ADD_NOTE = "add_note", _("Add an internal note")
+        STOP = "stop", _("Stop processing further rules")
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    value = models.TextField(_("value"), blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("action")
+        verbose_name_plural = _("actions")
+
+    def __str__(self):
+        return f"{self.get_action_display()}: {self.value}" if self.value else self.get_action_display()
+
+    def clean(self):
+        from tickets.models import Ticket
+
+        needs_value = {self.Action.SET_QUEUE, self.Action.SET_PRIORITY, self.Action.ADD_TAGS,
+                       self.Action.ASSIGN_AGENT, self.Action.ADD_NOTE}  # fmt: skip
+        if self.action in needs_value and not self.value.strip():
+            raise ValidationError({"value": _("This action needs a value.")})
+        if self.action == self.Action.SET_PRIORITY and self.value.strip() not in Ticket.Priority.values:
+            message = ValidationError(_("One of: %(choices)s."), params={"choices": ", ".join(Ticket.Priority.values)})
+            raise ValidationError({"value": message})
