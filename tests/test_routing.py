@@ -145,3 +145,21 @@ def test_routing_rules_run_first_then_the_strategy(team, other_team, other_agent
     assert refund.assignee == other_agent  # billing's round robin, after the rule moved it there
     assert plain.assignee is None and plain.priority == "normal"  # the manual team keeps it unassigned
     assert TicketEvent.objects.filter(ticket=refund, kind=TicketEvent.Kind.RULE).count() == 1
+
+
+def test_rules_for_customer_messages_are_queued_when_a_customer_writes(ticket, django_capture_on_commit_callbacks):
+    from tickets.rules.models import Rule
+    from tickets.tasks import run_rules_task
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.ticket_add_customer_message(ticket=ticket, body="Any news?", channel="email")
+    assert callbacks == []  # no such rules: nothing queued
+    rule = Rule.objects.create(name="Angry customers", on_create=False, on_customer_message=True)
+    rule.conditions.create(field="body", operator="matches_word", value="unacceptable")
+    rule.actions.create(action="set_priority", value="urgent", position=0)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.ticket_add_customer_message(ticket=ticket, body="This is unacceptable!", channel="email")
+    assert len(callbacks) == 1
+    lines = run_rules_task(ticket.pk, "customer_message")  # what the worker runs
+    assert len(lines) == 1 and lines[0].startswith("Angry customers:")
+    assert Ticket.objects.get(pk=ticket.pk).priority == "urgent"

@@ -501,7 +501,20 @@ def tickets_add_customer_messages(items: Sequence[CustomerMessage]) -> list[tupl
         _save_with_messages(ticket, messages, fields)
         if ticket.assignee_id is not None:
             _notify_customer_replied(ticket, messages)
+    if changed:
+        _rules_on_customer_messages(list(changed))
     return results
+
+
+def _rules_on_customer_messages(ticket_ids: list[int]) -> None:
+    """Queue the routing rules that run when a customer writes on a ticket, if there are any."""
+    from .rules.models import Rule
+    from .tasks import run_rules_task
+
+    if Rule.objects.filter(active=True, on_customer_message=True).exists():
+        for ticket_id in ticket_ids:
+            transaction.on_commit(lambda ticket_id=ticket_id: run_rules_task.delay(ticket_id, "customer_message"),
+                                  robust=True)  # fmt: skip
 
 
 def _notify_customer_replied(ticket: Ticket, messages: Sequence[Message]) -> None:

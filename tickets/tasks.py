@@ -122,3 +122,13 @@ def automations_sweep_task() -> int:
     from .automations.services import automations_sweep
 
     return automations_sweep()
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_backoff_max=60, max_retries=5)
+def run_rules_task(ticket_id: int, event: str) -> list[str]:
+    """The routing rules for a customer message on an existing ticket (new tickets: route_tickets_task)."""
+    from .models import Ticket
+    from .rules.engine import rules_run
+
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    return rules_run(ticket, event=event) if ticket is not None else []
