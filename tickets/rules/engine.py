@@ -28,18 +28,43 @@ Operator = RuleCondition.Operator
 Action = RuleAction.Action
 
 
+# The rules as last loaded in this process, with the version they were loaded at (``_rules_version``).
+_loaded: dict[str | None, tuple[tuple, list[Rule]]] = {}
+
+
+def _rules_version() -> tuple:
+    """What changes whenever a rule, condition or action is added, changed or deleted: their counts, highest
+    ids (never reused) and latest ``updated_at`` (one small query). ``QuerySet.update()`` does not move it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT row(count(*), max(id), max(updated_at))::text FROM tickets_rule), "
+            "(SELECT row(count(*), max(id), max(updated_at))::text FROM tickets_rulecondition), "
+            "(SELECT row(count(*), max(id), max(updated_at))::text FROM tickets_ruleaction)"
+        )
+        return cursor.fetchone()
+
+
 def rules_load(*, event: Event | None = None) -> list[Rule]:
     """Active rules with their conditions and actions (``rule.condition_list``, ``rule.action_list``), in
-    order: three queries."""
+    order. Kept in memory between calls while ``_rules_version`` is the same: one query instead of three
+    and some hundred objects (routing a ticket through 100 rules, docs/performance.md). Read-only."""
+    version = _rules_version()
+    cached = _loaded.get(event)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     rules = Rule.objects.filter(active=True)
     if event == "create":
         rules = rules.filter(on_create=True)
     elif event == "customer_message":
         rules = rules.filter(on_customer_message=True)
-    return list(rules.prefetch_related(
+    loaded = list(rules.prefetch_related(
         Prefetch("conditions", queryset=RuleCondition.objects.order_by("pk"), to_attr="condition_list"),
         Prefetch("actions", queryset=RuleAction.objects.order_by("position", "pk"), to_attr="action_list"),
     ))  # fmt: skip
+    _loaded[event] = (version, loaded)
+    return loaded
 
 
 class TicketFacts:

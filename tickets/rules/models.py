@@ -7,6 +7,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 
@@ -22,6 +23,9 @@ class Rule(models.Model):
     on_customer_message = models.BooleanField(_("run when the customer writes"), default=False)
     stop = models.BooleanField(_("stop processing further rules"), default=False,
                                help_text=_("When this rule matches, the rules after it do not run."))  # fmt: skip
+
+    # Any change moves it: rules_load keeps the rules in memory until one of these changes (see engine).
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["position", "pk"]
@@ -64,6 +68,9 @@ class RuleCondition(models.Model):
     operator = models.CharField(_("operator"), max_length=15, choices=Operator.choices, default=Operator.IS)
     value = models.CharField(_("value"), max_length=500, blank=True)
 
+    # Any change moves it: rules_load keeps the rules in memory until one of these changes (see engine).
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
     class Meta:
         ordering = ["pk"]
         verbose_name = _("condition")
@@ -99,6 +106,9 @@ class RuleAction(models.Model):
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     value = models.TextField(_("value"), blank=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+
+    # Any change moves it: rules_load keeps the rules in memory until one of these changes (see engine).
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["position", "pk"]
