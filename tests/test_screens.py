@@ -7,11 +7,14 @@ import os
 import re
 import struct
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tickets import services
@@ -506,3 +509,20 @@ def test_admins_import_customers_and_open_the_erase_and_merge_pages(browser, liv
         page.goto(f"/customers/{customer.pk}/{action}/")
         assert horizontal_overflow(page) == 0
         screenshot(page, f"phone-customer-{action}.png")
+
+
+def test_sla_badges_in_the_list_and_on_the_ticket_page(browser, live_server, agent, make_ticket, queue):
+    from tickets.models import SLAPolicy
+
+    SLAPolicy.objects.create(name="Standard", first_response_minutes=60, resolution_minutes=480, business_hours=False)
+    with time_machine.travel(timezone.now() - timedelta(hours=2)):
+        make_ticket(subject="Parcel never arrived", priority="high")
+    make_ticket(subject="Change my delivery address")
+    page = open_page(browser, live_server)
+    sign_in(page, agent)
+    page.goto("/tickets/?view=open&sort=due")
+    expect(page.locator(".sla-badge--breached")).to_have_count(1)
+    screenshot(page, "desktop-sla-list.png")
+    page.get_by_role("link", name="Parcel never arrived").click()
+    expect(page.get_by_role("heading", name="SLA")).to_be_visible()
+    screenshot(page, "desktop-sla-ticket.png")
