@@ -163,3 +163,25 @@ def test_rules_for_customer_messages_are_queued_when_a_customer_writes(ticket, d
     lines = run_rules_task(ticket.pk, "customer_message")  # what the worker runs
     assert len(lines) == 1 and lines[0].startswith("Angry customers:")
     assert Ticket.objects.get(pk=ticket.pk).priority == "urgent"
+
+
+def test_with_the_broker_unreachable_a_portal_request_still_succeeds_and_is_routed_later(
+    client, team, agents, queue, django_capture_on_commit_callbacks
+):
+    """Every task fails to queue (as with Redis stopped): the customer still gets their page, and the
+    routing sweep assigns the ticket once things recover."""
+    from kombu.exceptions import OperationalError
+
+    rotating(team)
+    queue.on_portal = True
+    queue.save()
+    down = mock.patch("celery.app.task.Task.apply_async", side_effect=OperationalError("Redis is down"))
+    with down, django_capture_on_commit_callbacks(execute=True) as callbacks:  # as after a real commit
+        response = client.post("/help/requests/new/", {"email": "zoe@example.com", "subject": "Broken grinder",
+                                                       "body": "It rattles.", "website": ""})  # fmt: skip
+    assert response.status_code == 302 and len(callbacks) >= 2  # the acknowledgement and the routing
+    ticket = Ticket.objects.get(subject="Broken grinder")
+    assert ticket.needs_routing and ticket.assignee is None
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert route_waiting_tickets() == 1
+    assert Ticket.objects.get(pk=ticket.pk).assignee == agents[0]
