@@ -169,3 +169,12 @@ def test_the_list_shows_time_left_and_sorts_by_the_target_due_first(office, make
     assert [row.pk for row in rows] == [sooner.pk, later.pk, none.pk]
     assert [(row.sla_state, row.sla_label) for row in rows] == [
         ("breached", "Overdue 10\xa0minutes"), ("ok", "Due in 1\xa0hour"), ("", "")]  # fmt: skip
+
+
+def test_a_customer_answering_an_agents_outbound_email_starts_the_next_response_target(policy, make_ticket, agent):
+    with at(london(2026, 11, 23, 10)):
+        ticket = make_ticket(created_by=agent, channel="agent", body="Your order is ready for pickup.")
+    assert list(SLATimer.objects.filter(ticket=ticket).values_list("kind", flat=True)) == [RES]  # no first response
+    with at(london(2026, 11, 23, 11)):
+        services.ticket_add_customer_message(ticket=ticket, body="Can I come tomorrow?", channel="email")
+    assert due(ticket, NR) == london(2026, 11, 23, 13)

@@ -136,8 +136,9 @@ def sla_on_agent_reply(ticket, *, when: datetime) -> None:
 
 
 def sla_on_customer_message(ticket, *, when: datetime) -> None:
-    """A customer message on an answered ticket starts the next response target (once at a time)."""
-    if ticket.first_response_at is None or ticket.status in ("solved", "closed"):
+    """A customer message on an answered ticket (an agent has written to the customer: a reply, or the first
+    message of a ticket the agent opened) starts the next response target, once at a time."""
+    if ticket.last_agent_reply_at is None or ticket.status in ("solved", "closed"):
         return  # the first response target covers an unanswered ticket; a solved one reopens first
     if _running(ticket, Kind.NEXT_RESPONSE):
         return
