@@ -19,6 +19,7 @@ class UserAdmin(BaseUserAdmin):
         (None, {"fields": ["email", "password"]}),
         (_("Profile"), {"fields": ["full_name", "time_zone", "language"]}),
         (_("Notifications"), {"fields": ["notify_on_assign", "notify_on_mention", "notify_on_customer_reply"]}),
+        (_("Automatic assignment"), {"fields": ["available", "shift_calendar"]}),
         (_("Access"), {"fields": ["role", "is_active", "is_superuser"]}),
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
@@ -28,10 +29,11 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "assignment", "max_open_per_agent"]
+    list_display = ["name", "lead", "assignment", "max_open_per_agent"]
+    list_select_related = ["lead"]
     filter_horizontal = ["members"]
     search_fields = ["name"]
-    fields = ["name", "members", "assignment", "max_open_per_agent"]
+    fields = ["name", "lead", "members", "assignment", "max_open_per_agent"]
 
 
 class BrandingForm(forms.ModelForm):

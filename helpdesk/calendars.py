@@ -5,14 +5,15 @@ others can serve teams and queues. ``Calendar.schedule()`` hands the hours to ``
 which does all the arithmetic.
 """
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, datetime, time
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .business_time import MIDNIGHT, Schedule
+from .business_time import MIDNIGHT, Schedule, is_business_time
 from .time_zones import TIMEZONE_CHOICES
 
 WEEKDAYS = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
@@ -91,6 +92,43 @@ class Holiday(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.date})"
+
+
+def calendar_schedules(calendar_ids: Iterable[int]) -> dict[int, Schedule]:
+    """The schedules of several calendars, hours and holidays, in one query (``Calendar.schedule`` takes two
+    per calendar)."""
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db.models import OuterRef
+    from django.db.models.functions import JSONObject
+
+    ids = set(calendar_ids)
+    if not ids:
+        return {}
+    intervals = OpeningInterval.objects.filter(calendar=OuterRef("pk")).order_by().values(
+        row=JSONObject(weekday="weekday", opens="opens", closes="closes"))  # fmt: skip
+    holidays = Holiday.objects.filter(calendar=OuterRef("pk")).order_by().values(
+        row=JSONObject(date="date", yearly="repeats_yearly"))  # fmt: skip
+    rows = (Calendar.objects.filter(pk__in=ids).order_by()
+            .annotate(interval_rows=ArraySubquery(intervals), holiday_rows=ArraySubquery(holidays))
+            .values_list("pk", "time_zone", "interval_rows", "holiday_rows"))  # fmt: skip
+    schedules = {}
+    for pk, time_zone, interval_rows, holiday_rows in rows:
+        days = [(date.fromisoformat(row["date"]), row["yearly"]) for row in holiday_rows]
+        schedules[pk] = Schedule.build(
+            time_zone,
+            [(row["weekday"], time.fromisoformat(row["opens"]), time.fromisoformat(row["closes"]))
+             for row in interval_rows],
+            holidays=[day for day, yearly in days if not yearly],
+            yearly_holidays=[(day.month, day.day) for day, yearly in days if yearly],
+        )  # fmt: skip
+    return schedules
+
+
+def calendars_open(calendar_ids: Iterable[int], instant: datetime) -> set[int]:
+    """Which of the calendars are open at ``instant`` (one query). A calendar without opening hours
+    restricts nothing: it counts as open, as the business-hours rule condition treats it."""
+    return {pk for pk, schedule in calendar_schedules(calendar_ids).items()
+            if not schedule.has_hours() or is_business_time(schedule, instant)}  # fmt: skip
 
 
 def holidays_from_ical(data: bytes) -> list[tuple[str, date, bool]]:

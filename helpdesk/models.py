@@ -5,6 +5,7 @@ Customers are not users: they live in ``customers.Customer`` and never sign in t
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -65,6 +66,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("available for new tickets"), default=True, db_default=True,
         help_text=_("Off while you are away: automatic assignment skips you."),
     )  # fmt: skip
+    # The agent's working hours: automatic assignment skips them while this calendar is closed.
+    shift_calendar = models.ForeignKey(
+        "helpdesk.Calendar", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("shift"),
+        help_text=_("Automatic assignment gives this agent tickets only while this calendar is open. "
+                    "Empty: at any time."),
+    )  # fmt: skip
     notify_on_assign = models.BooleanField(_("email me when a ticket is assigned to me"), default=True)
     notify_on_mention = models.BooleanField(_("email me when someone @mentions me in a note"), default=True)
     notify_on_customer_reply = models.BooleanField(_("email me when the customer writes on my ticket"), default=True)
@@ -107,6 +115,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_full_name(self):
         return self.full_name or self.email
 
+    def is_on_shift(self, now=None) -> bool:
+        """Whether the agent's shift calendar is open now (always, without one): one query with a shift."""
+        if self.shift_calendar_id is None:
+            return True
+        from .calendars import calendars_open
+
+        return self.shift_calendar_id in calendars_open([self.shift_calendar_id], now or timezone.now())
+
     def get_short_name(self):
         """The first name: "Mr. Chris Sanford" is "Chris", a user without a name their email's local part."""
         words = [w for w in self.full_name.split() if not w.endswith(".")]
@@ -128,6 +144,13 @@ class Team(TimeStampedModel):
         _("at most this many open tickets per agent"), null=True, blank=True,
         help_text=_("Empty: no limit. An agent at the limit gets no more until one is solved."),
     )  # fmt: skip
+    # Escalations tell the team lead when an SLA policy says so (tickets.sla); any active user, a member
+    # of the team or not (a manager who leads the team without taking its tickets).
+    lead = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="led_teams",
+        limit_choices_to={"is_active": True}, verbose_name=_("team lead"),
+        help_text=_("Told about SLA breaches of the team's tickets when the SLA policy says so."),
+    )  # fmt: skip
     # The round robin's place: the agent who got the last ticket.
     last_assigned = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                       editable=False)  # fmt: skip
@@ -139,6 +162,10 @@ class Team(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if self.lead_id is not None and not User.objects.filter(pk=self.lead_id, is_active=True).exists():
+            raise ValidationError({"lead": _("The team lead must be an active user.")})
 
 
 from .audit import AuditEntry  # noqa: E402, F401  (models of this app, in files of their own)

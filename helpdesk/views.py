@@ -16,7 +16,10 @@ def account_view(request):
         form.save()
         messages.success(request, _("Your settings are saved."))
         return redirect("account")
-    return render(request, "account.html", {"form": form}, status=400 if form.errors else 200)
+    # Away by their own choice, or outside the shift an admin gave them (automatic assignment skips both).
+    outside_shift = request.user.available and not request.user.is_on_shift()
+    context = {"form": form, "outside_shift": outside_shift}
+    return render(request, "account.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

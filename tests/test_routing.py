@@ -1,17 +1,21 @@
 """Automatic assignment (issue 7): round robin and fewest open tickets among available agents under the
-team's cap; once per ticket; a sweep for tickets whose task was lost; fair under concurrency."""
+team's cap and on shift; once per ticket; a sweep for tickets whose task was lost; fair under concurrency."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from unittest import mock
 
 import pytest
 import time_machine
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk.calendars import Calendar, Holiday, OpeningInterval
 from helpdesk.models import Team
 from tickets import services
 from tickets.models import Ticket, TicketEvent
-from tickets.routing import route_waiting_tickets, tickets_route
+from tickets.routing import next_agent, route_waiting_tickets, tickets_route
 
 from .concurrency import run_at_once
 from .factories import UserFactory
@@ -185,3 +189,108 @@ def test_with_the_broker_unreachable_a_portal_request_still_succeeds_and_is_rout
     with time_machine.travel(timezone.now() + timedelta(minutes=2)):
         assert route_waiting_tickets() == 1
     assert Ticket.objects.get(pk=ticket.pk).assignee == agents[0]
+
+
+# --- shifts: agents get automatic assignments only while their shift calendar is open ---------------
+
+BERLIN_WEDNESDAY_9 = datetime(2025, 3, 5, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (CET): inside 06:00–14:00
+BERLIN_WEDNESDAY_16 = datetime(2025, 3, 5, 15, 0, tzinfo=UTC)  # 16:00 in Berlin: after the shift
+BERLIN_SATURDAY_9 = datetime(2025, 3, 8, 8, 0, tzinfo=UTC)  # no shift at weekends
+
+
+@pytest.fixture
+def early_shift(db):
+    calendar = Calendar.objects.create(name="Early shift", time_zone="Europe/Berlin")
+    OpeningInterval.objects.bulk_create([OpeningInterval(calendar=calendar, weekday=day, opens=time(6), closes=time(14))
+                                         for day in range(5)])  # fmt: skip
+    return calendar
+
+
+def on_shift(agent, calendar):
+    agent.shift_calendar = calendar
+    agent.save(update_fields=["shift_calendar"])
+
+
+@pytest.mark.parametrize("strategy", [Team.Assignment.ROUND_ROBIN, Team.Assignment.LEAST_OPEN])
+@pytest.mark.parametrize(("moment", "first_on_shift"), [
+    (BERLIN_WEDNESDAY_9, True), (BERLIN_WEDNESDAY_16, False), (BERLIN_SATURDAY_9, False),
+])  # fmt: skip
+def test_an_agent_outside_their_shift_is_skipped(team, agents, early_shift, make_ticket, strategy, moment,
+                                                 first_on_shift):  # fmt: skip
+    """agents[0] works the early shift; the others have no shift calendar and are unaffected."""
+    rotating(team, strategy)
+    on_shift(agents[0], early_shift)
+    with time_machine.travel(moment, tick=False):
+        tickets = new_tickets(make_ticket, 3)
+        tickets_route([t.pk for t in tickets])
+    assignees = [Ticket.objects.get(pk=t.pk).assignee for t in tickets]
+    if first_on_shift:  # everyone takes a turn (fewest open: each has none when their turn comes)
+        assert assignees == agents
+    else:  # the two without a shift share them, by either strategy
+        assert assignees == [agents[1], agents[2], agents[1]]
+
+
+def test_with_everyone_outside_their_shift_nobody_is_assigned(team, agents, early_shift, make_ticket):
+    rotating(team)
+    for agent in agents:
+        on_shift(agent, early_shift)
+    with time_machine.travel(BERLIN_WEDNESDAY_16, tick=False):
+        ticket = make_ticket()
+        assert tickets_route([ticket.pk]) == 0
+    assert Ticket.objects.get(pk=ticket.pk).assignee is None
+
+
+def test_shifts_cost_one_query_for_the_calendars_whatever_the_number_of_agents(team, agents, early_shift):
+    rotating(team)
+
+    def queries() -> int:
+        with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+            next_agent(team.pk)
+        return len(captured.captured_queries)
+
+    without_shifts = queries()
+    late = Calendar.objects.create(name="Late shift", time_zone="Europe/Berlin")
+    OpeningInterval.objects.create(calendar=late, weekday=2, opens=time(14), closes=time(22))
+    Holiday.objects.create(calendar=late, name="Carnival", date=date(2025, 3, 4))
+    on_shift(agents[0], early_shift)
+    on_shift(agents[1], late)
+    on_shift(agents[2], late)
+    with time_machine.travel(BERLIN_WEDNESDAY_16, tick=False):
+        assert queries() == without_shifts + 1
+        assert next_agent(team.pk) in (agents[1], agents[2])
+
+
+def test_an_agent_sees_when_they_are_away_outside_their_shift(client, agent, early_shift):
+    client.force_login(agent)
+    assert "Away: outside your shift" not in client.get(reverse("account")).content.decode()
+    on_shift(agent, early_shift)
+    with time_machine.travel(BERLIN_WEDNESDAY_16, tick=False):
+        page = client.get(reverse("account")).content.decode()
+    assert "Away: outside your shift" in page and "Early shift" in page
+    with time_machine.travel(BERLIN_WEDNESDAY_9, tick=False):
+        page = client.get(reverse("account")).content.decode()
+    assert "Away: outside your shift" not in page and "Your shift: Early shift" in page
+    agent.available = False
+    agent.save()
+    with time_machine.travel(BERLIN_WEDNESDAY_9, tick=False):
+        page = client.get(reverse("account")).content.decode()
+    assert "automatic assignment skips you until you are available again" in page
+
+
+def test_admins_set_shifts_and_team_leads_in_the_admin(client, admin_user, agent, team, early_shift):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:helpdesk_user_change", args=[agent.pk])).content.decode()
+    assert 'name="shift_calendar"' in page and "Early shift" in page
+    response = client.post(reverse("admin:helpdesk_team_change", args=[team.pk]), {
+        "name": team.name, "lead": agent.pk, "members": [agent.pk], "assignment": "manual",
+        "max_open_per_agent": "",
+    })  # fmt: skip
+    assert response.status_code == 302
+    team.refresh_from_db()
+    assert team.lead == agent
+    agent.is_active = False
+    agent.save()
+    response = client.post(reverse("admin:helpdesk_team_change", args=[team.pk]), {
+        "name": team.name, "lead": agent.pk, "members": [agent.pk], "assignment": "manual",
+    })  # fmt: skip
+    assert response.status_code == 200  # an inactive user cannot lead a team

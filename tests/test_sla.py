@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from helpdesk.calendars import Calendar, Holiday, OpeningInterval
 from tickets import services
@@ -13,6 +15,7 @@ from tickets.models import Notification, SLAPolicy, SLATimer, Ticket, TicketEven
 from tickets.sla.services import sla_sweep
 
 from .concurrency import run_at_once
+from .factories import UserFactory
 
 LONDON = ZoneInfo("Europe/London")
 FR, NR, RES = SLATimer.Kind.FIRST_RESPONSE, SLATimer.Kind.NEXT_RESPONSE, SLATimer.Kind.RESOLUTION
@@ -178,3 +181,71 @@ def test_a_customer_answering_an_agents_outbound_email_starts_the_next_response_
     with at(london(2026, 11, 23, 11)):
         services.ticket_add_customer_message(ticket=ticket, body="Can I come tomorrow?", channel="email")
     assert due(ticket, NR) == london(2026, 11, 23, 13)
+
+
+@pytest.mark.parametrize("notify_team_lead", [True, False])
+def test_the_team_lead_is_notified_once_of_a_breach_when_the_policy_says_so(
+    policy, make_ticket, agent, team, notify_team_lead
+):
+    lead = UserFactory(email="lead@staff.example")  # leads the team without being a member
+    team.lead = lead
+    team.save()
+    policy.notify_team_lead = notify_team_lead
+    policy.save()
+    with at(london(2026, 11, 23, 9)):
+        assigned = make_ticket(assignee=agent)
+        unassigned = make_ticket(subject="Nobody has it")
+    with at(london(2026, 11, 23, 9, 50)):
+        assert sla_sweep() == (2, 0)
+    with at(london(2026, 11, 23, 10, 1)):
+        assert sla_sweep() == (0, 2)
+        assert sla_sweep() == (0, 0)
+    lead_got = list(Notification.objects.filter(recipient=lead).order_by("pk").values_list("ticket_id", "kind"))
+    if notify_team_lead:
+        # warned only about the ticket nobody is assigned to; told of each breach once
+        assert lead_got == [(unassigned.pk, "sla_warning"), (assigned.pk, "sla_breached"),
+                            (unassigned.pk, "sla_breached")]  # fmt: skip
+    else:
+        assert lead_got == []
+    agent_got = list(Notification.objects.filter(recipient=agent, kind__startswith="sla").values_list("ticket_id", "kind")
+                     .order_by("pk"))  # fmt: skip
+    assert agent_got == [(assigned.pk, "sla_warning"), (assigned.pk, "sla_breached")]
+
+
+def test_a_lead_who_is_also_the_assignee_is_notified_once_and_inactive_leads_not_at_all(
+    policy, make_ticket, agent, team, queue
+):
+    policy.notify_team_lead = True
+    policy.save()
+    team.lead = agent
+    team.save()
+    with at(london(2026, 11, 23, 9)):
+        make_ticket(assignee=agent)
+    with at(london(2026, 11, 23, 10, 1)):
+        sla_sweep()
+    assert Notification.objects.filter(recipient=agent, kind="sla_breached").count() == 1
+    agent.is_active = False
+    agent.save()
+    with at(london(2026, 11, 23, 9)):
+        unassigned = make_ticket(subject="Later")
+    with at(london(2026, 11, 23, 10, 1)):
+        sla_sweep()
+    assert not Notification.objects.filter(ticket=unassigned).exists()
+
+
+def test_the_sweep_reads_the_team_leads_once_per_batch(office, queue, team, customer, django_assert_max_num_queries):
+    lead = UserFactory(email="lead@staff.example")
+    team.lead = lead
+    team.save()
+    SLAPolicy.objects.create(name="Fast", first_response_minutes=10, business_hours=False, warn_minutes=5,
+                             notify_assignee=False, notify_team_lead=True)  # fmt: skip
+    with at(datetime(2026, 11, 23, 10, tzinfo=UTC)):
+        services.ticket_create(customer=customer, queue=queue, subject="T0", body="x", channel="portal")
+    with CaptureQueriesContext(connection) as one:
+        sla_sweep(now=datetime(2026, 11, 23, 11, tzinfo=UTC))
+    with at(datetime(2026, 11, 23, 10, tzinfo=UTC)):
+        for i in range(20):
+            services.ticket_create(customer=customer, queue=queue, subject=f"T{i}", body="x", channel="portal")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert sla_sweep(now=datetime(2026, 11, 23, 11, tzinfo=UTC)) == (20, 20)
+    assert Notification.objects.filter(recipient=lead, kind="sla_breached").count() == 21

@@ -281,6 +281,8 @@ class Message(models.Model):
     delivery_error = models.TextField(blank=True, db_default="", default="")
     delivery_attempts = models.PositiveSmallIntegerField(db_default=0, default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The customer's email was an auto-reply or bulk mail: no automatic email answers it (issue 7's rules).
+    automatic = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -448,6 +450,6 @@ class Notification(models.Model):
 # The email channel's own tables (mailboxes, raw inbound mail, blocked senders) live with its code.
 from .automations.models import Automation, AutomationRun  # noqa: E402, F401
 from .mail.models import BlockedSender, InboundEmail, Mailbox  # noqa: E402, F401
-from .rules.models import Rule, RuleAction, RuleCondition  # noqa: E402, F401
+from .rules.models import EmailTemplate, Rule, RuleAction, RuleCondition  # noqa: E402, F401
 from .sla.models import SLAPolicy, SLATimer  # noqa: E402, F401
 from .surveys.models import Survey  # noqa: E402, F401

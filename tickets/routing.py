@@ -1,6 +1,7 @@
 """What happens to a new ticket right after it is created: the routing rules run (``tickets.rules``), then,
 if it is still unassigned, the team's assignment strategy (round robin or fewest open tickets) picks one
-of its active members who are available and under the team's cap of open tickets (issue 7).
+of its active members who are available, on shift (``User.shift_calendar`` open, when they have one) and
+under the team's cap of open tickets (issue 7).
 
 ``tickets_create`` marks new tickets when there are routing rules or their team assigns automatically
 (``needs_routing``) and queues
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from helpdesk.calendars import calendars_open
 from helpdesk.models import Team, User
 
 from .models import Ticket
@@ -27,8 +29,8 @@ SWEEP_AFTER = timedelta(minutes=1)
 
 
 def next_agent(team_id: int) -> User | None:
-    """The agent the team's strategy picks now, or None (manual assignment, nobody available, or everyone
-    at the cap). Call inside a transaction: it locks the team row until commit."""
+    """The agent the team's strategy picks now, or None (manual assignment, nobody available or on shift, or
+    everyone at the cap). Call inside a transaction: it locks the team row until commit."""
     team = Team.objects.select_for_update().get(pk=team_id)
     if team.assignment == Team.Assignment.MANUAL:
         return None
@@ -37,6 +39,7 @@ def next_agent(team_id: int) -> User | None:
                    .annotate(open_count=Count("assigned_tickets", filter=open_tickets)).order_by("pk"))  # fmt: skip
     if team.max_open_per_agent is not None:
         members = [member for member in members if member.open_count < team.max_open_per_agent]
+    members = _on_shift(members)
     if not members:
         return None
     if team.assignment == Team.Assignment.LEAST_OPEN:
@@ -47,6 +50,16 @@ def next_agent(team_id: int) -> User | None:
     team.last_assigned = agent
     team.save(update_fields=["last_assigned"])
     return agent
+
+
+def _on_shift(members: list[User]) -> list[User]:
+    """The members whose shift calendar is open now, and those without one: one query for the calendars,
+    none when nobody has a shift."""
+    shifts = {member.shift_calendar_id for member in members if member.shift_calendar_id is not None}
+    if not shifts:
+        return members
+    open_now = calendars_open(shifts, timezone.now())
+    return [member for member in members if member.shift_calendar_id is None or member.shift_calendar_id in open_now]
 
 
 def tickets_route(ticket_ids: Iterable[int]) -> int:

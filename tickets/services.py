@@ -183,6 +183,7 @@ def _add_messages(new: Sequence[_NewMessage]) -> list[Message]:
             created_at=item.when or timezone.now(),
             email_message_id=item.email.message_id[:255] if item.email else item.outbound_message_id,
             delivery_status=Message.DeliveryStatus.QUEUED if item.outbound_message_id else "",
+            automatic=item.email is not None and item.email.automatic,
         )
         for item in new
     ])  # fmt: skip
@@ -594,11 +595,12 @@ def ticket_add_note(*, ticket: Ticket, author: User | None, body: str, body_is_h
 
 
 @transaction.atomic
-def ticket_add_system_message(*, ticket: Ticket, body: str) -> Message:
-    """A message the system wrote (acknowledgement, automation). Never a response."""
+def ticket_add_system_message(*, ticket: Ticket, body: str, outbound_message_id: str = "") -> Message:
+    """A message the system wrote (acknowledgement, automation). Never a response. ``outbound_message_id``:
+    it is emailed to the customer with this Message-ID (the caller queues the sending)."""
     ticket = _locked(ticket)
     message = _add_message(ticket, kind=Message.Kind.SYSTEM, content=_message_body(body, is_html=False),
-                           channel=ticket.channel)  # fmt: skip
+                           channel=ticket.channel, outbound_message_id=outbound_message_id)  # fmt: skip
     _save_with_message(ticket, message)
     return message
 

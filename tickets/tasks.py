@@ -116,6 +116,15 @@ def send_reminder_task(ticket_id: int, automation_id: int) -> bool:
     return reminder_send(ticket_id=ticket_id)
 
 
+@shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=900,
+             max_retries=8)  # fmt: skip
+def send_template_email_task(message_id: int, template_id: int) -> bool:
+    """Email a routing rule's message from an email template. Idempotent: sent at most once."""
+    from .mail.outbound import template_email_send
+
+    return template_email_send(message_id=message_id, template_id=template_id)
+
+
 @shared_task
 def automations_sweep_task() -> int:
     """Every five minutes (beat): fire the time-based automations that are due."""

@@ -1,4 +1,5 @@
-"""Outbound email about tickets: agents' replies and the acknowledgement of a new ticket.
+"""Outbound email about tickets: agents' replies, the acknowledgement of a new ticket, reminders and the
+emails routing rules send from the admins' templates.
 
 Every email goes from the address of the ticket's queue's mailbox, carries a signed Message-ID of ours
 (``ids.make_message_id``) and the reference in the subject, and, for replies, In-Reply-To/References
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.template import Context, Engine, TemplateSyntaxError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from helpdesk.emails import send_email
 
@@ -84,11 +85,28 @@ def new_reply_message_id(ticket: Ticket) -> str:
     return make_message_id(ticket.pk, _domain(mailbox_of(ticket)))
 
 
+def _send_recorded(message: Message, email: dict) -> Exception | None:
+    """Send ``send_email(**email)`` for the locked ``message`` and record the outcome on it (attempts,
+    status, error, sent time); returns the transient error the caller raises for its task to retry."""
+    message.delivery_attempts += 1
+    failure = None
+    try:
+        send_email(**email)
+    except TRANSIENT_ERRORS as error:  # recorded on the message, then raised for the task to retry
+        failure = error
+        message.delivery_status = DeliveryStatus.FAILED
+        message.delivery_error = f"{type(error).__name__}: {error}"[:2000]
+    else:
+        message.delivery_status, message.delivery_error = DeliveryStatus.SENT, ""
+        message.sent_at = timezone.now()
+    message.save(update_fields=["delivery_status", "delivery_error", "delivery_attempts", "sent_at"])
+    return failure
+
+
 def reply_send(*, message_id: int) -> bool:
     """Email one public reply to the customer (and the copied addresses). Sends at most once: the row is
     locked while sending and marked sent in the same transaction. Returns True if sent now; raises a
     transient error (after recording it on the message) for the task to try again."""
-    failure = None
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
@@ -99,35 +117,28 @@ def reply_send(*, message_id: int) -> bool:
             return False
         ticket = message.ticket
         mailbox = mailbox_of(ticket)
-        message.delivery_attempts += 1
-        try:
-            send_email(
-                name="ticket_reply",
-                to=[ticket.customer.email],
-                cc=list(ticket.email_cc or []),
-                context={
+        failure = _send_recorded(
+            message,
+            {
+                "name": "ticket_reply",
+                "to": [ticket.customer.email],
+                "cc": list(ticket.email_cc or []),
+                "context": {
                     "ticket": ticket,
                     "message": message,
                     "customer": ticket.customer,
                     "agent": message.author_user,
                     "follow_url": follow_url(ticket),
                 },
-                subject=with_reference(f"Re: {ticket.subject}", ticket),
-                from_email=_sender(mailbox),
-                reply_to=_reply_to(ticket, mailbox),
-                message_id=message.email_message_id,
-                headers=_thread_headers(_thread_ids(ticket, before=message)),
-                attachments=[(a.filename, a.file.read(), a.content_type) for a in message.attachments.all()],
-                language=ticket.customer.language,
-            )
-        except TRANSIENT_ERRORS as error:  # recorded on the message, then raised for the task to retry
-            failure = error
-            message.delivery_status = DeliveryStatus.FAILED
-            message.delivery_error = f"{type(error).__name__}: {error}"[:2000]
-        else:
-            message.delivery_status, message.delivery_error = DeliveryStatus.SENT, ""
-            message.sent_at = timezone.now()
-        message.save(update_fields=["delivery_status", "delivery_error", "delivery_attempts", "sent_at"])
+                "subject": with_reference(f"Re: {ticket.subject}", ticket),
+                "from_email": _sender(mailbox),
+                "reply_to": _reply_to(ticket, mailbox),
+                "message_id": message.email_message_id,
+                "headers": _thread_headers(_thread_ids(ticket, before=message)),
+                "attachments": [(a.filename, a.file.read(), a.content_type) for a in message.attachments.all()],
+                "language": ticket.customer.language,
+            },
+        )
     if failure is not None:
         raise failure
     return True
@@ -155,6 +166,9 @@ def automatic_mail_refusal(ticket: Ticket) -> str:
         return "the sender is blocked"
     hour_ago = timezone.now() - timedelta(hours=1)
     recent = Ticket.objects.filter(customer_id=customer.pk, acknowledged_at__gte=hour_ago).count()
+    if recent < AUTOMATIC_PER_ADDRESS_PER_HOUR:  # and the routing rules' emails (automatic messages sent)
+        recent += Message.objects.filter(ticket__customer_id=customer.pk, kind=Message.Kind.SYSTEM,
+                                         sent_at__gte=hour_ago).count()  # fmt: skip
     if recent >= AUTOMATIC_PER_ADDRESS_PER_HOUR:
         return "too many automatic emails to this address in the last hour"
     return ""
@@ -223,4 +237,125 @@ def reminder_send(*, ticket_id: int) -> bool:
         headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
         language=ticket.customer.language,
     )
+    return True
+
+
+# --- emails from the admins' templates (routing rules) ------------------------------------------
+
+
+def _template_context(ticket: Ticket) -> dict:
+    url = follow_url(ticket)
+    return {"ticket": ticket, "customer": ticket.customer, "follow_url": url, "ticket_url": url}
+
+
+def _language(ticket: Ticket) -> str:
+    return ticket.customer.language or settings.LANGUAGE_CODE
+
+
+def template_email_refusal(ticket: Ticket) -> str:
+    """Why a rule's email may not go to this ticket's customer now ("" if it may): the limits of every
+    automatic email, and never in answer to an auto-reply or bulk mail (the customer's latest message)."""
+    if not ticket.customer.email:
+        return "the customer has no email address"
+    refusal = automatic_mail_refusal(ticket)
+    if refusal:
+        return refusal
+    latest = (Message.objects.filter(ticket_id=ticket.pk, kind=Message.Kind.CUSTOMER)
+              .order_by("-created_at", "-id").values_list("automatic", flat=True).first())  # fmt: skip
+    return "the customer's message was an automatic reply" if latest else ""
+
+
+def template_email_add(*, ticket: Ticket, name: str) -> tuple[Message | None, str]:
+    """Put the email of the template ``name`` (the customer's language's version) on the ticket as an
+    automatic message with a Message-ID of ours, and have Celery send it after commit. Returns (the message,
+    "") or (None, why nothing was sent). Call inside the caller's transaction."""
+    from .. import services
+    from ..rules.models import EmailTemplate
+    from ..tasks import send_template_email_task
+
+    template = EmailTemplate.for_language(name, ticket.customer.language)
+    if template is None:
+        return None, f"email template “{name}” not found"
+    refusal = template_email_refusal(ticket)
+    if refusal:
+        return None, refusal
+    with translation.override(_language(ticket)):
+        body = _queue_template(template.body, _template_context(ticket))
+    if body is None or not body.strip():
+        return None, f"email template “{template.name}” is empty or broken"
+    message_id = make_message_id(ticket.pk, _domain(mailbox_of(ticket)))
+    message = services.ticket_add_system_message(ticket=ticket, body=body, outbound_message_id=message_id)
+    send_template_email_task.delay_on_commit(message.pk, template.pk)
+    return message, ""
+
+
+def template_email_preview(*, ticket: Ticket, name: str) -> str:
+    """For the rules' dry run: to whom the email of the template ``name`` would go, with which subject, or
+    why it would not be sent. Reads only."""
+    from django.utils.translation import gettext as _
+
+    from ..rules.models import EmailTemplate
+
+    template = EmailTemplate.for_language(name, ticket.customer.language)
+    if template is None:
+        return _("There is no email template “%(name)s”: nothing would be sent.") % {"name": name}
+    refusal = template_email_refusal(ticket)
+    if refusal:
+        return _("It would not be sent: %(reason)s.") % {"reason": refusal}
+    with translation.override(_language(ticket)):
+        subject = _queue_template(template.subject, _template_context(ticket))
+    subject = with_reference(" ".join((subject or ticket.subject).split()), ticket)
+    return _("To %(to)s: “%(subject)s”") % {"to": ticket.customer.email, "subject": subject}
+
+
+def template_email_send(*, message_id: int, template_id: int) -> bool:
+    """Email a rule's automatic message to the customer, at most once (the row is locked while sending and
+    marked sent in the same transaction); the subject is the template's. Not sent if the address was blocked
+    or went over the limit meanwhile. True if sent now; raises a transient error for the task to retry."""
+    from ..rules.models import EmailTemplate
+
+    with transaction.atomic():
+        message = (Message.objects.select_for_update(of=("self",)).select_related("ticket__customer", "ticket__queue")
+                   .filter(pk=message_id).first())  # fmt: skip
+        if (
+            message is None
+            or message.kind != Message.Kind.SYSTEM
+            or message.delivery_status in ("", DeliveryStatus.SENT)
+        ):
+            return False
+        ticket = message.ticket
+        refusal = automatic_mail_refusal(ticket)
+        if refusal:
+            message.delivery_status, message.delivery_error = DeliveryStatus.NONE, f"Not sent: {refusal}"
+            message.save(update_fields=["delivery_status", "delivery_error"])
+            return False
+        template = EmailTemplate.objects.filter(pk=template_id).first()
+        context = _template_context(ticket)
+        with translation.override(_language(ticket)):
+            subject = _queue_template(template.subject, context) if template is not None else None
+        mailbox = mailbox_of(ticket)
+        failure = _send_recorded(
+            message,
+            {
+                "name": "ticket_template_email",
+                "to": [ticket.customer.email],
+                "context": {
+                    **context,
+                    "body": message.body_text,
+                    "with_link": context["follow_url"] not in message.body_text,
+                },
+                "subject": with_reference(" ".join((subject or ticket.subject).split()), ticket),
+                "from_email": _sender(mailbox),
+                "reply_to": _reply_to(ticket, mailbox),
+                "message_id": message.email_message_id,
+                "headers": {
+                    "Auto-Submitted": "auto-replied",
+                    "X-Auto-Response-Suppress": "All",
+                    **_thread_headers(_thread_ids(ticket, before=message)),
+                },
+                "language": ticket.customer.language,
+            },
+        )
+    if failure is not None:
+        raise failure
     return True

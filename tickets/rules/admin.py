@@ -1,5 +1,6 @@
 """Routing rules in the admin: conditions and actions inline, the list in order, and a dry run that shows
-which rules a ticket would match and what they would do, changing nothing."""
+which rules a ticket would match and what they would do, changing nothing; and the email templates that
+the action "Send an email from a template" names."""
 
 from django import forms
 from django.contrib import admin
@@ -8,8 +9,8 @@ from django.template import engines
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from .engine import rules_evaluate
-from .models import Rule, RuleAction, RuleCondition
+from .engine import action_preview, rules_evaluate
+from .models import EmailTemplate, Rule, RuleAction, RuleCondition
 
 # One small page, kept here rather than as a template file of its own.
 DRY_RUN_TEMPLATE = """{% extends "admin/base_site.html" %}{% load i18n %}
@@ -25,9 +26,9 @@ DRY_RUN_TEMPLATE = """{% extends "admin/base_site.html" %}{% load i18n %}
   <h2>{{ ticket.reference }} {{ ticket.subject }}</h2>
   {% if matched %}
     <ol id="dry-run-matches">
-    {% for rule in matched %}
+    {% for rule, actions in matched %}
       <li><strong>{{ rule.name }}</strong>
-        <ul>{% for action in rule.action_list %}<li>{{ action }}</li>{% empty %}<li>{{ no_actions }}</li>{% endfor %}
+        <ul>{% for action, preview in actions %}<li>{{ action }}{% if preview %}<br><span class="help">{{ preview }}</span>{% endif %}</li>{% empty %}<li>{{ no_actions }}</li>{% endfor %}
         </ul>{% if rule.stop %}<p>{{ stops }}</p>{% endif %}
       </li>
     {% endfor %}
@@ -103,7 +104,8 @@ class RuleAdmin(admin.ModelAdmin):
             if ticket is None:
                 form.add_error("ticket", _("There is no ticket with this number."))
             else:
-                matched = rules_evaluate(ticket, event=form.cleaned_data["event"] or "create")
+                matched = [(rule, [(action, action_preview(ticket, action)) for action in rule.action_list])
+                           for rule in rules_evaluate(ticket, event=form.cleaned_data["event"] or "create")]  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -118,3 +120,11 @@ class RuleAdmin(admin.ModelAdmin):
         }
         template = engines["django"].from_string(DRY_RUN_TEMPLATE)
         return TemplateResponse(request, template, context)
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "subject", "updated_at"]
+    list_filter = ["language"]
+    search_fields = ["name", "subject", "body"]
+    fields = ["name", "language", "subject", "body"]

@@ -260,9 +260,24 @@ def _apply(ticket, action: RuleAction):
         case Action.ADD_NOTE:
             services.ticket_add_note(ticket=ticket, author=None, body=action.value)
             return ticket, "note added"
+        case Action.SEND_EMAIL:
+            from tickets.mail.outbound import template_email_add
+
+            message, refusal = template_email_add(ticket=ticket, name=value)
+            return ticket, f"email “{value}” sent" if message is not None else f"email “{value}” not sent: {refusal}"
         case Action.STOP:
             return ticket, "stop"
     return ticket, f"unknown action {action.action}"
+
+
+def action_preview(ticket, action: RuleAction) -> str:
+    """What an action would do beyond its own description, for the dry run ("" for most): for an email, to
+    whom and with which subject, or why it would not be sent. Reads only."""
+    if action.action != Action.SEND_EMAIL:
+        return ""
+    from tickets.mail.outbound import template_email_preview
+
+    return template_email_preview(ticket=ticket, name=action.value.strip())
 
 
 @transaction.atomic

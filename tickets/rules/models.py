@@ -1,13 +1,16 @@
 """Routing rules: an ordered list of rules, each with conditions (all or any must hold) and actions.
 
-``tickets.rules.engine`` evaluates and runs them; the admin edits them and offers a dry run.
+``tickets.rules.engine`` evaluates and runs them; the admin edits them and offers a dry run. The action
+"send an email" names an ``EmailTemplate``, which admins write in the admin, one version per language.
 """
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
+from django.template import Engine, TemplateSyntaxError
 from django.utils.translation import gettext_lazy as _
 
 
@@ -92,6 +95,65 @@ class RuleCondition(models.Model):
             raise ValidationError({"value": _("Write “yes” or “no”.")})
 
 
+class EmailTemplate(models.Model):
+    """An email to the customer that routing rules send ("Send an email from a template: Welcome").
+
+    Written like the queues' acknowledgement: Django template syntax with placeholders. A name may have a
+    version per language; the customer gets the one in their language, else the one for every language
+    (empty language), else the one in the help desk's default language.
+    """
+
+    name = models.CharField(_("name"), max_length=100,
+                            help_text=_("What the rule's action “Send an email from a template” names."))  # fmt: skip
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES,
+        help_text=_("Empty: for customers whose language has no version of its own."),
+    )  # fmt: skip
+    subject = models.CharField(_("subject"), max_length=200,
+                               help_text=_("The ticket's reference is added when it is not in it."))  # fmt: skip
+    body = models.TextField(
+        _("text"),
+        help_text=_("Placeholders: {{ customer.first_name }}, {{ customer.name }}, {{ ticket.reference }}, "
+                    "{{ ticket.subject }}, {{ follow_url }} (the link to the request; added below the text when "
+                    "the text does not use it)."),
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    class Meta:
+        ordering = [Lower("name"), "language"]
+        verbose_name = _("email template")
+        verbose_name_plural = _("email templates")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "language", name="email_template_name_language",
+                violation_error_message=_("There is already a template with this name for this language."),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self):
+        return f"{self.name} ({self.language})" if self.language else self.name
+
+    def clean(self):
+        errors = {}
+        for field in ("subject", "body"):
+            try:
+                Engine(autoescape=False).from_string(getattr(self, field))
+            except TemplateSyntaxError as error:
+                message = _("A placeholder or tag is not written correctly: %(error)s")
+                errors[field] = ValidationError(message, params={"error": error})
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def for_language(cls, name: str, language: str) -> "EmailTemplate | None":
+        """The version of the template ``name`` (any case) for a customer of ``language`` (one query)."""
+        versions = {template.language: template for template in cls.objects.filter(name__iexact=name.strip())}
+        for wanted in (language, "", settings.LANGUAGE_CODE):
+            if wanted in versions:
+                return versions[wanted]
+        return min(versions.values(), key=lambda template: template.pk, default=None)
+
+
 class RuleAction(models.Model):
     class Action(models.TextChoices):
         SET_QUEUE = "set_queue", _("Move to queue (slug or id)")
@@ -100,6 +162,7 @@ class RuleAction(models.Model):
         ASSIGN_AGENT = "assign_agent", _("Assign to agent (email address)")
         ASSIGN_BY_STRATEGY = "assign_by_strategy", _("Assign by the team's strategy")
         ADD_NOTE = "add_note", _("Add an internal note")
+        SEND_EMAIL = "send_email", _("Send an email from a template (template name)")
         STOP = "stop", _("Stop processing further rules")
 
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="actions")
@@ -122,9 +185,15 @@ class RuleAction(models.Model):
         from tickets.models import Ticket
 
         needs_value = {self.Action.SET_QUEUE, self.Action.SET_PRIORITY, self.Action.ADD_TAGS,
-                       self.Action.ASSIGN_AGENT, self.Action.ADD_NOTE}  # fmt: skip
+                       self.Action.ASSIGN_AGENT, self.Action.ADD_NOTE, self.Action.SEND_EMAIL}  # fmt: skip
         if self.action in needs_value and not self.value.strip():
             raise ValidationError({"value": _("This action needs a value.")})
+        if (
+            self.action == self.Action.SEND_EMAIL
+            and not EmailTemplate.objects.filter(name__iexact=self.value.strip()).exists()
+        ):
+            message = _("There is no email template “%(name)s”. Write it under “Email templates” first.")
+            raise ValidationError({"value": ValidationError(message, params={"name": self.value.strip()})})
         if self.action == self.Action.SET_PRIORITY and self.value.strip() not in Ticket.Priority.values:
             message = ValidationError(_("One of: %(choices)s."), params={"choices": ", ".join(Ticket.Priority.values)})
             raise ValidationError({"value": message})

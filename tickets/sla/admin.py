@@ -15,5 +15,6 @@ class SLAPolicyAdmin(admin.ModelAdmin):
         (_("Tickets it applies to (empty: all)"), {"fields": ["priorities", "queues", "organizations", "segments"]}),
         (_("Targets"), {"fields": ["first_response_minutes", "next_response_minutes", "resolution_minutes",
                                    "business_hours", "calendar", "warn_minutes"]}),
-        (_("When a target is breached"), {"fields": ["notify_assignee", "notify_admins", "raise_priority", "reassign_to"]}),
+        (_("When a target is breached"), {"fields": ["notify_assignee", "notify_team_lead", "notify_admins", "raise_priority",
+                                                             "reassign_to"]}),
     ]  # fmt: skip

@@ -42,6 +42,10 @@ class SLAPolicy(models.Model):
     # Escalation when a target is breached.
     notify_assignee = models.BooleanField(_("notify the assignee"), default=True)
     notify_admins = models.BooleanField(_("notify owners and admins"), default=False)
+    notify_team_lead = models.BooleanField(
+        _("notify the team lead"), default=False,
+        help_text=_("The lead of the ticket's team; also warned before the target when nobody is assigned."),
+    )  # fmt: skip
     raise_priority = models.BooleanField(_("raise the priority one step"), default=False)
     reassign_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",

@@ -257,7 +257,8 @@ def sla_sweep(*, now: datetime | None = None) -> tuple[int, int]:
     while True:
         with transaction.atomic():
             ids = _claim("warned_at", "warn_at", now, extra="AND breached_at IS NULL")
-            _warn(SLATimer.objects.filter(pk__in=ids).values_list("ticket_id", "ticket__assignee_id"))
+            _warn(SLATimer.objects.filter(pk__in=ids).values_list("ticket_id", "ticket__assignee_id",
+                                                                  "ticket__queue_id", "policy__notify_team_lead"))  # fmt: skip
         warned += len(ids)
         if len(ids) < SWEEP_BATCH:
             break
@@ -272,19 +273,36 @@ def sla_sweep(*, now: datetime | None = None) -> tuple[int, int]:
     return warned, breached
 
 
-def _warn(timers: Iterable[tuple[int, int | None]]) -> None:
-    """A notification to the assignee of each (ticket id, assignee id) soon due, in one INSERT."""
+def _team_leads(queue_ids: Iterable[int]) -> dict[int, int]:
+    """Queue id -> the active lead of its team, for those of the queues whose team has one (one query)."""
+    from tickets.models import Queue
+
+    return dict(Queue.objects.filter(pk__in=set(queue_ids), team__lead__is_active=True)
+                .values_list("pk", "team__lead_id"))  # fmt: skip
+
+
+def _warn(timers: Iterable[tuple[int, int | None, int, bool | None]]) -> None:
+    """A notification for each (ticket id, assignee id, queue id, policy notifies the team lead) soon due,
+    in one INSERT: to the assignee; to the team lead when nobody is assigned and the policy says so (one
+    query for the leads, only then)."""
     from tickets.models import Notification
 
+    timers = list(timers)
+    unassigned = [queue_id for _t, assignee_id, queue_id, notify_lead in timers if notify_lead and not assignee_id]
+    leads = _team_leads(unassigned) if unassigned else {}
+    recipients = [(ticket_id, assignee_id or (leads.get(queue_id) if notify_lead else None))
+                  for ticket_id, assignee_id, queue_id, notify_lead in timers]  # fmt: skip
     Notification.objects.bulk_create([
-        Notification(recipient_id=assignee_id, kind=Notification.Kind.SLA_WARNING, ticket_id=ticket_id)
-        for ticket_id, assignee_id in timers if assignee_id
+        Notification(recipient_id=recipient_id, kind=Notification.Kind.SLA_WARNING, ticket_id=ticket_id)
+        for ticket_id, recipient_id in recipients if recipient_id
     ])  # fmt: skip
 
 
 def _escalate(timers: Iterable[SLATimer], now: datetime) -> None:
-    """Record each breach on its ticket's audit trail and run its policy's escalation: notifications in
-    two bulk INSERTs for the whole batch; priority and reassignment through the ticket services."""
+    """Record each breach on its ticket's audit trail and run its policy's escalation: notifications (the
+    assignee, the team lead, owners and admins, as the policy says) in two bulk INSERTs for the whole batch,
+    with one query each for the team leads and the admins when needed; priority and reassignment through the
+    ticket services."""
     from helpdesk.models import User
     from tickets import services
     from tickets.models import Notification, TicketEvent
@@ -293,6 +311,8 @@ def _escalate(timers: Iterable[SLATimer], now: datetime) -> None:
     TicketEvent.objects.bulk_create([TicketEvent(ticket_id=t.ticket_id, kind=TicketEvent.Kind.SLA, field=t.kind,
                                                  new_value="breached", created_at=now) for t in timers])  # fmt: skip
     admins = None
+    led = [t.ticket.queue_id for t in timers if t.policy is not None and t.policy.notify_team_lead]
+    leads = _team_leads(led) if led else {}
     notifications = []
     for timer in timers:
         ticket, policy = timer.ticket, timer.policy
@@ -301,6 +321,8 @@ def _escalate(timers: Iterable[SLATimer], now: datetime) -> None:
         recipients = set()
         if policy.notify_assignee and ticket.assignee_id:
             recipients.add(ticket.assignee_id)
+        if policy.notify_team_lead and ticket.queue_id in leads:
+            recipients.add(leads[ticket.queue_id])
         if policy.notify_admins:
             if admins is None:
                 admins = list(
