@@ -119,6 +119,8 @@ CELERY_BEAT_SCHEDULE = {
     "imap-fetch": {"task": "tickets.tasks.fetch_mailboxes_task", "schedule": env.float("IMAP_FETCH_SECONDS", 60.0)},
     "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 60.0},
     "routing-sweep": {"task": "tickets.tasks.route_waiting_tickets_task", "schedule": 60.0},
+    # Acknowledgements and replies whose sending task was lost.
+    "outbound-email-sweep": {"task": "tickets.tasks.send_waiting_email_task", "schedule": 60.0},
     "automations": {"task": "tickets.tasks.automations_sweep_task", "schedule": 300.0},
 }
 # The HTTP endpoint for inbound email (mail providers' webhooks) answers only to this secret; empty: off.

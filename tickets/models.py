@@ -153,6 +153,9 @@ class Ticket(models.Model):
     # Set on a new ticket of a team that assigns automatically, cleared once tickets.routing has run for
     # it: a sweep finds tickets whose routing task was lost (Redis or the workers were down).
     needs_routing = models.BooleanField(default=False, db_default=False)
+    # Set on a new ticket whose customer is owed an acknowledgement, cleared once it was sent or refused
+    # (bouncing, blocked, too many): a sweep sends those whose task was lost (tickets.mail.outbound).
+    acknowledgement_due = models.BooleanField(default=False, db_default=False)
     # When the status last changed (time-based automations count from it); empty: never, since creation.
     status_changed_at = models.DateTimeField(null=True, blank=True, db_default=None)
 
@@ -189,6 +192,7 @@ class Ticket(models.Model):
             models.Index(fields=["queue", "assignee", "status"], condition=OPEN_TICKETS, name="ticket_open_counts"),
             models.Index(fields=["-updated_at", "-id"], condition=OPEN_TICKETS, name="ticket_open_updated"),
             models.Index(fields=["created_at"], condition=Q(needs_routing=True), name="ticket_needs_routing"),
+            models.Index(fields=["created_at"], condition=Q(acknowledgement_due=True), name="ticket_ack_due"),
             models.Index(
                 fields=["sla_due_at", "id"],
                 condition=OPEN_TICKETS & Q(sla_due_at__isnull=False),
@@ -289,6 +293,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["ticket", "created_at", "id"], name="message_ticket_created"),
             models.Index(fields=["email_message_id"], name="message_email_id", condition=~Q(email_message_id="")),
+            # The outbound sweep's question: emails queued and never sent (their task was lost).
+            models.Index(fields=["created_at"], name="message_email_queued", condition=Q(delivery_status="queued")),
         ]
 
     def __str__(self):

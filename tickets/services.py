@@ -323,6 +323,8 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
         )
         if draft.email is not None and draft.email.cc:
             _add_cc(ticket, draft.email.cc, save=False)
+        ticket.acknowledgement_due = (draft.created_by is None and draft.channel in ACKNOWLEDGED_CHANNELS
+                                      and not (draft.email and draft.email.automatic))  # fmt: skip
         tickets.append(ticket)
     _mark_for_routing(tickets)
     Ticket.objects.bulk_create(tickets)
@@ -339,15 +341,13 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
     for ticket, message in zip(tickets, _add_messages(new_messages), strict=True):
         ticket.first_message = message  # for callers that go on with it (inbound email), saving a query
     sla.sla_on_create(tickets, now=now)
-    acknowledged = []
     for ticket, draft in zip(tickets, drafts, strict=True):
         _after_create(ticket, draft, now)
-        if (draft.created_by is None and draft.channel in ACKNOWLEDGED_CHANNELS
-                and not (draft.email and draft.email.automatic)):  # fmt: skip
-            acknowledged.append(ticket.pk)
+    acknowledged = [ticket.pk for ticket in tickets if ticket.acknowledgement_due]
     if acknowledged:
         from .tasks import send_acknowledgement_task
 
+        # robust: with Redis down the ticket is still created; the outbound sweep acknowledges it later
         send_acknowledgement_task.delay_on_commit(*acknowledged)
     routed = [ticket.pk for ticket in tickets if ticket.needs_routing]
     if routed:

@@ -101,6 +101,14 @@ def route_tickets_task(*ticket_ids: int) -> int:
 
 
 @shared_task
+def send_waiting_email_task() -> tuple[int, int]:
+    """Every minute (beat): send the acknowledgements, replies and rules' emails whose task was lost."""
+    from .mail.outbound import outbound_sweep
+
+    return outbound_sweep()
+
+
+@shared_task
 def route_waiting_tickets_task() -> int:
     """Every minute (beat): route tickets whose routing task was lost."""
     from .routing import route_waiting_tickets

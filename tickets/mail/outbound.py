@@ -192,8 +192,10 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
         ticket = (Ticket.objects.select_for_update(of=("self",)).select_related("customer", "queue")
                   .get(pk=ticket_id))  # fmt: skip
         if ticket.acknowledged_at is not None or ticket.created_by_id is not None:
+            _acknowledgement_done(ticket)
             return False
         if automatic_mail_refusal(ticket):
+            _acknowledgement_done(ticket)  # refused for good: the sweep must not try again
             return False
         mailbox = mailbox_of(ticket)
         first = ticket.messages.order_by("pk").first()
@@ -213,9 +215,42 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
                      **_thread_headers([first.email_message_id] if first and first.email_message_id else [])},
             language=ticket.customer.language,
         )  # fmt: skip
-        ticket.acknowledged_at = timezone.now()
-        ticket.save(update_fields=["acknowledged_at"])
+        ticket.acknowledged_at, ticket.acknowledgement_due = timezone.now(), False
+        ticket.save(update_fields=["acknowledged_at", "acknowledgement_due"])
     return True
+
+
+def _acknowledgement_done(ticket: Ticket) -> None:
+    if ticket.acknowledgement_due:
+        ticket.acknowledgement_due = False
+        ticket.save(update_fields=["acknowledgement_due"])
+
+
+# --- the sweep: email whose task was lost ------------------------------------------------------
+
+# Older than this, an acknowledgement still due or a reply still queued had its task lost (Redis or the
+# workers were down when it was queued); younger ones may still be in the queue or retrying.
+SWEEP_AFTER = timedelta(minutes=1)
+
+
+def outbound_sweep(*, now=None, limit: int = 200) -> tuple[int, int]:
+    """Send the acknowledgements, agents' replies and rules' emails whose task never ran: (acknowledgements,
+    messages) sent.
+    Safe beside the tasks: each send locks its row and sends at most once. A transient error (the SMTP server
+    is down) stops the sweep and is raised; the next run goes on."""
+    cutoff = (now or timezone.now()) - SWEEP_AFTER
+    due = list(Ticket.objects.filter(acknowledgement_due=True, created_at__lt=cutoff)
+               .order_by("created_at").values_list("pk", flat=True)[:limit])  # fmt: skip
+    acknowledged = sum(acknowledgement_send(ticket_id=ticket_id) for ticket_id in due)
+    queued = list(Message.objects.filter(delivery_status=DeliveryStatus.QUEUED, created_at__lt=cutoff)
+                  .order_by("created_at").values_list("pk", "kind")[:limit])  # fmt: skip
+    sent = 0
+    for message_id, kind in queued:
+        if kind == Message.Kind.REPLY:
+            sent += reply_send(message_id=message_id)
+        elif kind == Message.Kind.SYSTEM:  # a routing rule's email; its template's subject was in the lost task
+            sent += template_email_send(message_id=message_id, template_id=None)
+    return acknowledged, sent
 
 
 # --- reminders (time-based automations) --------------------------------------------------------
@@ -308,7 +343,7 @@ def template_email_preview(*, ticket: Ticket, name: str) -> str:
     return _("To %(to)s: “%(subject)s”") % {"to": ticket.customer.email, "subject": subject}
 
 
-def template_email_send(*, message_id: int, template_id: int) -> bool:
+def template_email_send(*, message_id: int, template_id: int | None) -> bool:
     """Email a rule's automatic message to the customer, at most once (the row is locked while sending and
     marked sent in the same transaction); the subject is the template's. Not sent if the address was blocked
     or went over the limit meanwhile. True if sent now; raises a transient error for the task to retry."""
@@ -329,7 +364,7 @@ def template_email_send(*, message_id: int, template_id: int) -> bool:
             message.delivery_status, message.delivery_error = DeliveryStatus.NONE, f"Not sent: {refusal}"
             message.save(update_fields=["delivery_status", "delivery_error"])
             return False
-        template = EmailTemplate.objects.filter(pk=template_id).first()
+        template = EmailTemplate.objects.filter(pk=template_id).first() if template_id else None
         context = _template_context(ticket)
         with translation.override(_language(ticket)):
             subject = _queue_template(template.subject, context) if template is not None else None
