@@ -13,8 +13,10 @@ whole payload of one part, as it would have made the real body; if any stand-in 
 
 import re
 import secrets
+from email import feedparser
 from email.message import Message
 from email.parser import BytesParser
+from functools import lru_cache
 
 # A blank line (the end of a part's headers), then at least 32 lines of base64 up to a line that starts
 # with "--" (a boundary, if the parser agrees), blank lines allowed before it. The last line break belongs
@@ -53,3 +55,55 @@ def _put_back(message: Message, bodies: dict[str, str]) -> bool:
         if isinstance(payload, str) and payload in bodies:
             part._payload = bodies.pop(payload)
     return not bodies
+
+
+# --- boundaries ----------------------------------------------------------------------------------------------
+# For every multipart part the feed parser compiles a regular expression for its boundary
+# (``'(?P<sep>' + re.escape(separator) + r')(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$'``). Boundaries
+# are unique per message, so ``re``'s cache never helps, and compiling took a fifth of our parse time
+# (0.2 ms a boundary). The parser gets a stand-in that answers ``match`` with the same ``re.Match``: the line
+# must start with the separator (a plain string test), then one pattern per separator *length* (compiled once)
+# matches the rest exactly as the original would.
+
+_BOUNDARY_HEAD = "(?P<sep>"
+_BOUNDARY_TAIL = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+@lru_cache(maxsize=256)
+def _boundary_of_length(length: int) -> re.Pattern:
+    return re.compile(f"(?P<sep>[\\s\\S]{{{length}}})" + _BOUNDARY_TAIL[1:])
+
+
+class _BoundaryPattern:
+    __slots__ = ("_pattern", "separator")
+
+    def __init__(self, separator: str):
+        self.separator = separator
+        self._pattern = _boundary_of_length(len(separator))
+
+    def match(self, line: str):
+        return self._pattern.match(line) if line.startswith(self.separator) else None
+
+
+class _FeedParserRe:
+    """``re`` as ``email.feedparser`` sees it: everything is ``re``'s own except compiling a boundary pattern."""
+
+    def __getattr__(self, name):
+        return getattr(re, name)
+
+    @staticmethod
+    def compile(pattern, flags=0):
+        if (
+            flags == 0
+            and isinstance(pattern, str)
+            and pattern.startswith(_BOUNDARY_HEAD)
+            and pattern.endswith(_BOUNDARY_TAIL)
+        ):
+            separator = _UNESCAPE.sub(r"\1", pattern[len(_BOUNDARY_HEAD) : -len(_BOUNDARY_TAIL)])
+            if re.escape(separator) == pattern[len(_BOUNDARY_HEAD) : -len(_BOUNDARY_TAIL)]:
+                return _BoundaryPattern(separator)
+        return re.compile(pattern, flags)
+
+
+feedparser.re = _FeedParserRe()
