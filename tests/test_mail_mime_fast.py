@@ -2,7 +2,6 @@
 
 import random
 import re
-from contextlib import contextmanager
 from email import feedparser, policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -27,18 +26,8 @@ def tree(message) -> list:
     ]  # fmt: skip
 
 
-@contextmanager
-def plain_feedparser():
-    """The standard library's parser exactly as shipped: boundary patterns compiled with ``re`` itself."""
-    patched, feedparser.re = feedparser.re, re
-    try:
-        yield
-    finally:
-        feedparser.re = patched
-
-
 def stdlib_tree(raw: bytes, pol) -> list:
-    with plain_feedparser():
+    with mime_fast.plain_feedparser():
         return tree(BytesParser(policy=pol).parsebytes(raw))
 
 
