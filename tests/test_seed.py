@@ -18,6 +18,7 @@ from tickets.mail.models import Mailbox
 from tickets.management.commands.bench import percentile
 from tickets.models import Message, Queue, Tag, Ticket, TicketEvent
 from tickets.seeding import BULK_TABLES, LONG_TICKET_MESSAGES, seed_dataset
+from tickets.surveys.models import Survey
 
 RULES = {
     "one created event at created_at": """
@@ -80,6 +81,19 @@ RULES = {
         SELECT count(*) FROM tickets_ticket
         WHERE (acknowledged_at IS NOT NULL) <> (created_by_id IS NULL AND channel IN ('email', 'portal', 'api', 'chat'))
            OR acknowledged_at < created_at""",
+    "surveys: the queue's questions, sent when the ticket was first solved, to its customer": """
+        SELECT count(*) FROM tickets_ticket t JOIN tickets_queue q ON q.id = t.queue_id
+        LEFT JOIN LATERAL (SELECT min(created_at) AS at FROM tickets_ticketevent e WHERE e.ticket_id = t.id
+            AND e.field = 'status' AND e.new_value = 'solved') solved ON true
+        WHERE ARRAY(SELECT kind::text FROM tickets_survey s WHERE s.ticket_id = t.id AND s.sent_at = solved.at
+                    AND s.customer_id = t.customer_id ORDER BY 1)
+           <> ARRAY(SELECT k FROM unnest(ARRAY['ces', 'csat', 'nps']) k WHERE solved.at IS NOT NULL AND (
+                    (k = 'csat' AND q.survey_csat) OR (k = 'nps' AND q.survey_nps) OR (k = 'ces' AND q.survey_ces)))
+           OR (SELECT count(*) FROM tickets_survey s WHERE s.ticket_id = t.id)
+              <> cardinality(ARRAY(SELECT 1 FROM tickets_survey s WHERE s.ticket_id = t.id AND s.sent_at = solved.at))""",
+    "survey answers after sending, never in the future, score with answer": """
+        SELECT count(*) FROM tickets_survey WHERE (score IS NULL) <> (answered_at IS NULL) OR answered_at < sent_at
+            OR answered_at > clock_timestamp()""",
     "nothing in the future": """
         SELECT count(*) FROM tickets_ticket WHERE updated_at > clock_timestamp() OR created_at > updated_at""",
     "search vector as ticket_search_refresh builds it": """
@@ -144,6 +158,9 @@ def test_seeded_history_is_what_the_services_would_have_written(db):
     assert [Ticket.objects.get(pk=pk).message_count for pk in stats.long_ticket_ids] == [LONG_TICKET_MESSAGES]
     assert {"new", "solved", "closed"} <= set(seeded.values_list("status", flat=True))
     assert Message.objects.filter(ticket__in=seeded, kind=Message.Kind.NOTE).exists()
+    surveys = Survey.objects.filter(ticket__in=seeded)
+    assert surveys.count() == stats.surveys and {"csat", "nps", "ces"} == set(surveys.values_list("kind", flat=True))
+    assert 0 < surveys.filter(answered_at__isnull=False).count() < surveys.count()
 
 
 def test_seeding_twice_adds_tickets_and_reuses_staff_and_customers(db):

@@ -74,7 +74,7 @@ EV_CREATED, EV_FIELD, EV_MESSAGE = str(EVENT.CREATED), str(EVENT.FIELD), str(EVE
 PRIORITY_RANK = {str(k): v for k, v in Ticket.PRIORITY_RANK.items()}
 CUSTOMER_CHANNELS = {str(c) for c in ACKNOWLEDGED_CHANNELS}
 DAY = 86400
-BULK_TABLES = ("tickets_ticket", "tickets_message", "tickets_ticketevent", "tickets_ticket_tags")
+BULK_TABLES = ("tickets_ticket", "tickets_message", "tickets_ticketevent", "tickets_ticket_tags", "tickets_survey")
 
 # A small share of tickets is forgotten early, in one of these statuses: the old backlog of a real desk.
 STALE_STATUSES = (NEW, OPEN, PENDING, ON_HOLD, SOLVED)
@@ -85,6 +85,13 @@ PRIORITY_WEIGHTS = {"low": 20, "normal": 55, "high": 18, "urgent": 7}
 FIRST_RESPONSE_MEDIAN = {"urgent": 1800, "high": 3600, "normal": 3 * 3600, "low": 6 * 3600}
 NEXT_RESPONSE_MEDIAN = {"urgent": 3600, "high": 2 * 3600, "normal": 4 * 3600, "low": 8 * 3600}
 NOTE_SHARE = 0.1
+# Surveys: the share of customers who answer, and how they answer (satisfied customers answer more).
+SURVEY_ANSWER_SHARE = {"csat": 0.3, "nps": 0.2, "ces": 0.25}
+SURVEY_SCORE_WEIGHTS = {
+    "csat": {5: 52, 4: 26, 3: 10, 2: 5, 1: 7},
+    "nps": {10: 30, 9: 22, 8: 16, 7: 10, 6: 6, 5: 5, 4: 3, 3: 2, 2: 2, 1: 1, 0: 3},
+    "ces": {7: 35, 6: 25, 5: 15, 4: 10, 3: 7, 2: 4, 1: 4},
+}
 LONG_TICKET_MESSAGES = 100
 
 # --- staff and customers (a few ORM rows) ------------------------------------------------------
@@ -95,6 +102,7 @@ class QueueStaff:
     id: int
     kind: str
     agent_ids: tuple[int, ...]
+    surveys: tuple[str, ...] = ("csat",)  # the questions the queue asks once a ticket is solved
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,14 @@ def _staff_of(queues: Sequence[Queue], kinds: dict[int, str]) -> Staff:
     first_names = {u.pk: u.get_short_name() for u in agents}
     return Staff(
         queues=tuple(
-            QueueStaff(q.pk, kinds[q.pk], tuple(sorted(u for u in members.get(q.team_id, []) if u in first_names)))
+            QueueStaff(
+                q.pk,
+                kinds[q.pk],
+                tuple(sorted(u for u in members.get(q.team_id, []) if u in first_names)),
+                surveys=tuple(
+                    kind for kind, on in (("csat", q.survey_csat), ("nps", q.survey_nps), ("ces", q.survey_ces)) if on
+                ),
+            )
             for q in queues
         ),
         agent_first_names=first_names,
@@ -181,8 +196,11 @@ def seed_staff(*, teams: int, queues: int, agents: int, seed: int = 1) -> Staff:
         kind = QUEUE_KINDS[i % len(QUEUE_KINDS)]
         name = QUEUE_KIND_LABELS[kind] + (f" {i // len(QUEUE_KINDS) + 1}" if i >= len(QUEUE_KINDS) else "")
         queue, _ = Queue.objects.get_or_create(
-            slug=f"seed-{_ascii_slug(name).replace('.', '-')}", defaults={"name": name, "team": team_objs[i % teams]}
-        )
+            slug=f"seed-{_ascii_slug(name).replace('.', '-')}",
+            # every queue asks CSAT; every other one NPS too, every third CES
+            defaults={"name": name, "team": team_objs[i % teams], "survey_csat": True, "survey_nps": i % 2 == 0,
+                      "survey_ces": i % 3 == 0},
+        )  # fmt: skip
         queue_objs.append(queue)
         kinds[queue.pk] = kind
     return _staff_of(queue_objs, kinds)
@@ -256,6 +274,7 @@ class _Story:
         self.messages: list[tuple] = []  # (t, kind, user, customer, channel, text)
         self.events: list[tuple] = []  # (t, kind, actor, actor_customer, field, old, new, message index)
         self.tags: list[str] = []
+        self.surveys: list[tuple] = []  # (kind, sent_at, score, answered_at)
 
     def _at(self, t: int) -> None:
         if t > self.now:
@@ -314,17 +333,20 @@ def _cumulative(weights: dict) -> tuple[list, list[float]]:
 class _Simulator:
     """Plays out ticket histories: who writes when, which status each step leaves, how it ends."""
 
-    def __init__(self, *, rng: random.Random, staff: Staff, customers: Sequence[CustomerRef], now: int):
+    def __init__(self, *, rng: random.Random, staff: Staff, customers: Sequence[CustomerRef], now: int,
+                 survey_seed: int = 0):  # fmt: skip
         self.rng, self.staff, self.customers, self.now = rng, staff, customers, now
+        self.survey_rng = random.Random(survey_seed)
+        self.survey_scores = {kind: _cumulative(weights) for kind, weights in SURVEY_SCORE_WEIGHTS.items()}
         self.channels = _cumulative(CHANNEL_WEIGHTS)
         self.priorities = _cumulative(PRIORITY_WEIGHTS)
         self.items = _cumulative(ITEMS)
         self.queues = [q for q in staff.queues if q.agent_ids] or list(staff.queues)
         self.topics = {k: _cumulative({t: t.weight for t in TOPICS if t.kind == k}) for k in QUEUE_KINDS}
 
-    def pick(self, table):
+    def pick(self, table, rng: random.Random | None = None):
         keys, cum = table
-        return keys[bisect.bisect(cum, self.rng.random() * cum[-1])]
+        return keys[bisect.bisect(cum, (rng or self.rng).random() * cum[-1])]
 
     # --- when
     def arrivals(self, count: int, start: int, end: int) -> list[int]:
@@ -428,7 +450,24 @@ class _Simulator:
                 self._conversation(story, queue, topic, ctx, n_messages, stale, cap=3600 if long else None)
         except _Clipped:
             pass
+        self._surveys(story, queue)
         return story
+
+    def _surveys(self, story: _Story, queue: QueueStaff) -> None:
+        """What ``surveys_send`` writes when the ticket is first solved: the queue's questions, sent then; some
+        answered within days (if that is before ``now``). Drawn from their own generator, so the rest of the
+        dataset does not change with them."""
+        solved = next((e[0] for e in story.events if e[4] == "status" and e[6] == SOLVED), None)
+        if solved is None:
+            return
+        rng = self.survey_rng
+        for kind in queue.surveys:
+            answered = solved + int(rng.expovariate(1 / (8 * 3600))) + 60
+            if rng.random() < SURVEY_ANSWER_SHARE[kind] and answered <= self.now:
+                score = self.pick(self.survey_scores[kind], rng)
+                story.surveys.append((kind, solved, score, answered))
+            else:
+                story.surveys.append((kind, solved, None, None))
 
     def _open(self, story: _Story, ctx: dict, topic: Topic) -> None:
         """What ``ticket_create`` writes: the created event, the first message, the assignee if any."""
@@ -578,7 +617,7 @@ class _Writer:
 
     def __init__(self, cursor, tag_ids: dict[str, int]):
         self.cursor, self.tag_ids = cursor, tag_ids
-        self.messages = self.events = 0
+        self.messages = self.events = self.surveys = 0
         cursor.execute(
             "CREATE TEMP TABLE seed_ticket_stage ON COMMIT DROP AS SELECT "
             f"{TICKET_COLUMNS}, ''::text AS search_text FROM tickets_ticket WITH NO DATA"
@@ -614,6 +653,14 @@ class _Writer:
             for name in s.tags
         ]
         _copy(cursor, "COPY tickets_ticket_tags (ticket_id, tag_id) FROM STDIN", tags)
+        surveys = [
+            f"{ticket_id}\t{s.customer_id}\t{kind}\t{_timestamp(sent)}\t{_n(score)}\t\t{_timestamp(answered)}\n"
+            for ticket_id, s in zip(ticket_ids, stories, strict=True)
+            for kind, sent, score, answered in s.surveys
+        ]
+        _copy(cursor, "COPY tickets_survey (ticket_id, customer_id, kind, sent_at, score, comment, answered_at) "
+                      "FROM STDIN", surveys)  # fmt: skip
+        self.surveys += len(surveys)
         self.messages += len(in_time)
         self.events += len(lines)
         return ticket_ids
@@ -675,6 +722,7 @@ class SeedStats:
     tickets: int = 0
     messages: int = 0
     events: int = 0
+    surveys: int = 0
     seconds: float = 0.0
     first_id: int | None = None
     last_id: int | None = None
@@ -726,7 +774,7 @@ def seed_tickets(
     now = int(timezone.now().timestamp()) if now is None else now
     start, span = now - days * DAY, days * DAY
     rng = random.Random(seed)
-    simulator = _Simulator(rng=rng, staff=staff, customers=customers, now=now)
+    simulator = _Simulator(rng=rng, staff=staff, customers=customers, now=now, survey_seed=seed + 7919)
     long_numbers = {i * (tickets // long_tickets) for i in range(long_tickets)} if long_tickets else set()
     stale_count = 0
     stats = SeedStats()
@@ -761,6 +809,7 @@ def seed_tickets(
                 stats.first_id = stats.first_id or ids[0]
                 stats.last_id = ids[-1]
                 stats.tickets, stats.messages, stats.events = first + count, writer.messages, writer.events
+                stats.surveys = writer.surveys
                 stats.seconds = time.perf_counter() - started
                 if on_progress:
                     on_progress(stats)

@@ -53,8 +53,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Seeded {stats.tickets:,} tickets (#{stats.first_id}–#{stats.last_id}), {stats.messages:,} messages "
-                f"and {stats.events:,} events in {stats.seconds:.1f} s: {stats.tickets_per_second:,.0f} tickets/s, "
+                f"Seeded {stats.tickets:,} tickets (#{stats.first_id}–#{stats.last_id}), {stats.messages:,} messages, "
+                f"{stats.events:,} events and {stats.surveys:,} surveys in {stats.seconds:.1f} s: "
+                f"{stats.tickets_per_second:,.0f} tickets/s, "
                 f"{stats.messages_per_second:,.0f} messages/s"
                 + (" (indexes and foreign keys rebuilt at the end)" if stats.indexes_deferred else "")
             )
