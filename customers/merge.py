@@ -72,9 +72,11 @@ def customer_merge(*, source: Customer, target: Customer, actor) -> Customer:
 def _move_tickets(source: Customer, target: Customer) -> dict[str, int]:
     """The source's tickets join the target; the target's own address is no longer copied in on them
     (replies go to it anyway)."""
+    from reports.services import facts_mark_stale
     from tickets.models import Ticket
 
     without_target = Func(F("email_cc"), Value(target.email.lower()), function="array_remove")
+    facts_mark_stale(Ticket.objects.filter(customer=source).values("pk"))
     count = Ticket.objects.filter(customer=source).update(customer=target, email_cc=without_target)
     return {"tickets": count}
 

@@ -122,6 +122,8 @@ CELERY_BEAT_SCHEDULE = {
     # Acknowledgements and replies whose sending task was lost.
     "outbound-email-sweep": {"task": "tickets.tasks.send_waiting_email_task", "schedule": 60.0},
     "automations": {"task": "tickets.tasks.automations_sweep_task", "schedule": 300.0},
+    # Report facts of the tickets changed since (reports.services).
+    "report-facts-sweep": {"task": "reports.tasks.refresh_stale_facts_task", "schedule": 30.0},
 }
 # The HTTP endpoint for inbound email (mail providers' webhooks) answers only to this secret; empty: off.
 INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="")

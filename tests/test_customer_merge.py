@@ -155,16 +155,16 @@ def test_every_relation_to_customer_is_a_foreign_key_the_merge_moves():
 
 
 def test_the_merge_takes_a_fixed_number_of_queries(source, target, agent, django_assert_num_queries):
-    # savepoint; lock 2 rows; tickets; preferences read, drop, move; 6 other relations (addresses, notes,
+    # savepoint; lock 2 rows; the tickets' report facts marked stale; tickets; preferences read, drop, move; 6 other relations (addresses, notes,
     # events, messages, ticket events, surveys); the source's address; organization (filled in); save;
     # events; audit; delete: Django's collector checks the 8 relations again (a ticket left would raise,
     # PROTECT), then the row; release.
-    with django_assert_num_queries(27):
+    with django_assert_num_queries(28):
         customer_merge(source=source, target=target, actor=agent)
 
 
 def test_merging_bare_customers_takes_fewer_queries(customer, other_customer, agent, django_assert_num_queries):
-    with django_assert_num_queries(24):  # no preferences to drop or move, no organization to read
+    with django_assert_num_queries(25):  # no preferences to drop or move, no organization to read
         customer_merge(source=other_customer, target=customer, actor=agent)
 
 

@@ -52,6 +52,13 @@ def _new_event(ticket, kind, *, actor=None, customer=None, field="", old="", new
     )
 
 
+def _facts_stale(ticket_ids: Iterable[int]) -> None:
+    """The tickets' report facts must be computed again (one statement; see ``reports.services``)."""
+    from reports.services import facts_mark_stale
+
+    facts_mark_stale(ticket_ids)
+
+
 def _event(ticket, kind, **details) -> TicketEvent:
     event = _new_event(ticket, kind, **details)
     event.save()
@@ -328,6 +335,7 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
         tickets.append(ticket)
     _mark_for_routing(tickets)
     Ticket.objects.bulk_create(tickets)
+    _facts_stale(ticket.pk for ticket in tickets)
     new_messages = []
     for ticket, draft, (_subject, content, kind) in zip(tickets, drafts, checked, strict=True):
         del ticket.search_vector  # deferred from now on: a later save() must not write the expression again
@@ -503,6 +511,7 @@ def tickets_add_customer_messages(items: Sequence[CustomerMessage]) -> list[tupl
         if ticket.assignee_id is not None:
             _notify_customer_replied(ticket, messages)
     if changed:
+        _facts_stale(changed)
         _rules_on_customer_messages(list(changed))
     return results
 
@@ -564,6 +573,7 @@ def ticket_reply(
     if new_status:
         fields += _apply_status(ticket, new_status, actor=author, when=now)
     _save_with_message(ticket, message, fields)
+    _facts_stale([ticket.pk])
     # Every public reply goes to the customer by email, sent after commit.
     from .tasks import send_reply_task
 
@@ -615,6 +625,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None) -> Tic
     if fields:
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=[*fields, "updated_at"])
+        _facts_stale([ticket.pk])
     return ticket
 
 
@@ -631,6 +642,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None) ->
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["priority", "priority_rank", "updated_at"])
         sla.sla_on_change(ticket, when=ticket.updated_at)
+        _facts_stale([ticket.pk])
     return ticket
 
 
@@ -664,6 +676,7 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
         ticket.assignee = assignee
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["assignee", "updated_at"])
+        _facts_stale([ticket.pk])
         if assignee is not None and assignee != actor:
             _notify_assigned(ticket, assignee, actor=actor)
     return ticket
@@ -688,6 +701,7 @@ def ticket_set_queue(*, ticket: Ticket, queue: Queue, actor: User | None) -> Tic
     ticket.updated_at = now
     ticket.save(update_fields=fields)
     sla.sla_on_change(ticket, when=now)
+    _facts_stale([ticket.pk])
     return ticket
 
 
@@ -767,6 +781,7 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Ticke
     source.save(update_fields=[*fields, "merged_into", "message_count", "updated_at"])
     ticket_search_refresh(ticket_id=target.pk)
     ticket_search_refresh(ticket_id=source.pk)
+    _facts_stale([source.pk, target.pk])
     return target
 
 

@@ -38,6 +38,7 @@ def surveys_send(*, ticket_id: int) -> list[Survey]:
             return []
         surveys = Survey.objects.bulk_create([Survey(ticket=ticket, customer=ticket.customer, kind=kind)
                                               for kind in wanted])  # fmt: skip
+        _facts_stale([ticket.pk])
         rate_url = settings.SITE_URL.rstrip("/") + _rate_path(follow_token(ticket))
         send_email(
             name="ticket_survey",
@@ -49,6 +50,12 @@ def surveys_send(*, ticket_id: int) -> list[Survey]:
             language=ticket.customer.language,
         )  # fmt: skip
     return surveys
+
+
+def _facts_stale(ticket_ids) -> None:
+    from reports.services import facts_mark_stale
+
+    facts_mark_stale(ticket_ids)
 
 
 def _rate_path(token: str) -> str:
@@ -69,5 +76,7 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> Survey:
     survey.score = score
     survey.comment = (comment or "").strip()[:5000]
     survey.answered_at = timezone.now()
-    survey.save(update_fields=["score", "comment", "answered_at"])
+    with transaction.atomic():
+        survey.save(update_fields=["score", "comment", "answered_at"])
+        _facts_stale([survey.ticket_id])
     return survey
