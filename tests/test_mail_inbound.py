@@ -315,6 +315,35 @@ def test_replies_to_existing_tickets_in_one_batch(mailbox, agent):
     assert follow_up.follow_up_of == closed and follow_up.messages.get().body_text == "One more thing"
 
 
+def test_replies_to_several_open_tickets_update_them_together(mailbox, agent):
+    """Replies to tickets whose changes are alike (open tickets: the customer's last message) are saved in one
+    UPDATE for the batch; each ticket still gets its own count, times and words."""
+    tickets = [ingest(raw_email(message_id=f"<t{n}@customer.example>", subject=f"Question {n}")).ticket
+               for n in range(3)]  # fmt: skip
+    services.ticket_set_status(ticket=tickets[2], status="solved", actor=agent)  # reopened: other fields change
+
+    rows = process_batch([
+        raw_email(message_id="<t0b@customer.example>", in_reply_to="<t0@customer.example>", text="Parcel zebra"),
+        raw_email(message_id="<t1b@customer.example>", in_reply_to="<t1@customer.example>", text="Parcel walrus"),
+        raw_email(message_id="<t0c@customer.example>", in_reply_to="<t0@customer.example>", text="Parcel otter"),
+        raw_email(message_id="<t2b@customer.example>", in_reply_to="<t2@customer.example>", text="Parcel badger"),
+    ])  # fmt: skip
+
+    assert [row.outcome for row in rows] == ["reply"] * 4
+    for ticket, count, words in [
+        (tickets[0], 3, "zebra & otter"),
+        (tickets[1], 2, "walrus"),
+        (tickets[2], 2, "badger"),
+    ]:
+        ticket.refresh_from_db()
+        last = ticket.messages.order_by("created_at", "pk").last()
+        assert ticket.message_count == count
+        assert ticket.last_customer_message_at == ticket.updated_at == last.created_at
+        assert Ticket.objects.filter(pk=ticket.pk, search_vector=words).exists()
+        assert Ticket.objects.filter(pk=ticket.pk, search_vector=f"question {ticket.subject[-1]}").exists()
+    assert tickets[2].status == "open" and tickets[0].status == tickets[1].status == "new"
+
+
 def test_one_bad_message_in_a_batch_fails_alone(mailbox):
     no_sender = raw_email(subject="Nobody").replace(b"From: Ann Smith <ann@customer.example>\n", b"")
     assert b"From:" not in no_sender.split(b"\n\n")[0]
