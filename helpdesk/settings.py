@@ -7,6 +7,7 @@ stops the process at start with ImproperlyConfigured.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "axes",
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
     "tickets",
     "knowledge_base",
     "reports",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +96,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The reports sort hundreds of thousands of durations for exact medians: give sorts memory instead of temp
+# files, and no JIT compilation (it cost the dashboard's queries 30-200 ms each and gained nothing).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "options", f"-c jit=off -c work_mem={env.str('DB_WORK_MEM', default='64MB')}"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -124,6 +133,13 @@ CELERY_BEAT_SCHEDULE = {
     "automations": {"task": "tickets.tasks.automations_sweep_task", "schedule": 300.0},
     # Report facts of the tickets changed since (reports.services).
     "report-facts-sweep": {"task": "reports.tasks.refresh_stale_facts_task", "schedule": 30.0},
+    # Responses kept for the API's Idempotency-Key, once older than IDEMPOTENCY_KEY_HOURS.
+    "idempotency-keys-purge": {"task": "api.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
+    # Last week's figures to the owners and admins, Monday 07:00 UTC (once per week and person, see the task).
+    "weekly-report-summary": {
+        "task": "reports.tasks.send_weekly_summaries_task",
+        "schedule": crontab(minute=0, hour=7, day_of_week=1),
+    },
 }
 # The HTTP endpoint for inbound email (mail providers' webhooks) answers only to this secret; empty: off.
 INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="")
@@ -236,10 +252,45 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 HELPDESK_NAME = env.str("HELPDESK_NAME", default="Help Desk")
 TICKET_REFERENCE_PREFIX = env.str("TICKET_REFERENCE_PREFIX", default="HD")
 
+# --- REST API (the api package; docs/api.md) -------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A personal API token (Authorization: Bearer ...), or the agent screens' session for the browser.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsAgent"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Help Desk API",
+    "DESCRIPTION": "Tickets and their conversations, for agents' integrations. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.permissions.IsAgent"],  # the schema, for agents (and their tokens) only
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Ticket.Status",
+        "AgentStatusEnum": "api.serializers.AGENT_STATUS_CHOICES",
+        "TicketBodyFormatEnum": "api.serializers.TICKET_BODY_FORMATS",
+        "MessageBodyFormatEnum": "api.serializers.MESSAGE_BODY_FORMATS",
+    },
+}
+# Requests per token (or per signed-in agent) in each window of API_RATE_LIMIT_SECONDS; then 429.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
+API_RATE_LIMIT_SECONDS = env.int("API_RATE_LIMIT_SECONDS", default=60)
+# How long a response is replayed for a POST retried with the same Idempotency-Key.
+IDEMPOTENCY_KEY_HOURS = 24
 
 LOGGING = {
     "version": 1,

@@ -18,8 +18,18 @@ def account_view(request):
         return redirect("account")
     # Away by their own choice, or outside the shift an admin gave them (automatic assignment skips both).
     outside_shift = request.user.available and not request.user.is_on_shift()
-    context = {"form": form, "outside_shift": outside_shift}
+    context = {"form": form, "outside_shift": outside_shift, **_api_tokens_context(request)}
     return render(request, "account.html", context, status=400 if form.errors else 200)
+
+
+def _api_tokens_context(request) -> dict:
+    """The agent's personal API tokens, the form for a new one, and a token just created (shown this once)."""
+    from api.account_views import NEW_TOKEN_SESSION_KEY
+    from api.forms import ApiTokenForm
+    from api.selectors import api_tokens_of
+
+    return {"api_tokens": api_tokens_of(request.user), "api_token_form": ApiTokenForm(),
+            "new_api_token": request.session.pop(NEW_TOKEN_SESSION_KEY, None)}  # fmt: skip
 
 
 @require_GET
