@@ -37,6 +37,7 @@ vendor:
 	npm ci --no-audit --no-fund
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
 	mkdir -p tests/vendor
 	cp node_modules/axe-core/axe.min.js tests/vendor/axe.min.js
 

@@ -139,3 +139,18 @@ class StaleFact(models.Model):
 
     def __str__(self):
         return f"#{self.ticket_id} stale ({self.version})"
+
+
+class WeeklySummary(models.Model):
+    """The weekly summary email of one week, sent to one owner or admin: recorded in the transaction that
+    sends it, so the task, retried or run twice, sends it once (``reports.services.weekly_summaries_send``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField()  # the Monday
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "week_start"], name="weekly_summary_once")]
+
+    def __str__(self):
+        return f"weekly summary of {self.week_start} to user {self.user_id}"

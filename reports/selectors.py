@@ -18,11 +18,12 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.contrib.postgres.fields import ArrayField
 from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, Trunc, TruncDate
 from django.utils import timezone
 
-from customers.models import Customer, Segment
+from customers.models import Customer, Organization, Segment
 from customers.segments import segment_condition
 from tickets.models import Queue, SLATimer
 from tickets.surveys.models import Survey
@@ -37,15 +38,33 @@ FRT_BUCKETS = [(0, HOUR), (HOUR, 4 * HOUR), (4 * HOUR, 8 * HOUR), (8 * HOUR, 24 
                (72 * HOUR, None)]  # fmt: skip
 
 
-class Percentile(Aggregate):
-    """``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``: exact, interpolating linearly."""
+class Percentiles(Aggregate):
+    """``percentile_cont(ARRAY[fractions]) WITHIN GROUP (ORDER BY expression)``: exact, interpolating linearly;
+    several percentiles from one sort."""
 
     function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "%(function)s(ARRAY[%(fractions)s]::float8[]) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = ArrayField(FloatField())
 
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
+    def __init__(self, expression, fractions: tuple[float, ...], **extra):
+        super().__init__(expression, fractions=", ".join(str(float(f)) for f in fractions), **extra)
+
+
+# The percentiles every duration gets, under these names (``_durations``; ``_named`` unpacks them).
+PERCENTILES = (("median", 0.5), ("p90", 0.9))
+_PERCENTILES_KEY = "percentiles"
+
+
+def _named(row: dict) -> dict:
+    """A row with ``<prefix>percentiles`` arrays turned into ``<prefix>median``, ``<prefix>p90``."""
+    out = {}
+    for key, value in row.items():
+        if key.endswith(_PERCENTILES_KEY):
+            prefix = key.removesuffix(_PERCENTILES_KEY)
+            out |= {f"{prefix}{name}": (value[i] if value else None) for i, (name, _f) in enumerate(PERCENTILES)}
+        else:
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -129,8 +148,9 @@ def _durations(prefix: str, field: str, condition: Q) -> dict:
     out = {f"{prefix}count": Count("pk", filter=condition)}
     for basis, column in (("", f"{field}_seconds"), ("business_", f"{field}_business_seconds")):
         out[f"{prefix}{basis}mean"] = Avg(column, filter=condition)
-        out[f"{prefix}{basis}median"] = Percentile(column, 0.5, filter=condition)
-        out[f"{prefix}{basis}p90"] = Percentile(column, 0.9, filter=condition)
+        out[f"{prefix}{basis}{_PERCENTILES_KEY}"] = Percentiles(
+            column, tuple(f for _name, f in PERCENTILES), filter=condition
+        )
     return out
 
 
@@ -171,6 +191,7 @@ def dashboard_figures(*, period: Period, filters: ReportFilters = NO_FILTERS, no
         & (filters.agent_q() | filters.agent_q("frt_agent"))
         & (_in("created_at", first, last) | _in("first_response_at", first, last) | _in("resolved_at", first, last))
     ).aggregate(**aggregates)
+    rows = _named(rows)
     for key, value in rows.items():
         name, figure = key.split("__")
         out[name][figure] = value
@@ -299,7 +320,7 @@ def times_per_week(*, period: Period, filters: ReportFilters = NO_FILTERS) -> di
         rows = (TicketFact.objects.filter(filters.q(agent_field=agent_field), _in(at, start, end))
                 .annotate(week=_week(at, period)).order_by("week").values("week")
                 .annotate(**_durations("", name, Q())))  # fmt: skip
-        out[name] = [{**row, "week": timezone.localtime(row["week"], period.tz).date()} for row in rows]
+        out[name] = [{**_named(row), "week": timezone.localtime(row["week"], period.tz).date()} for row in rows]
     return out
 
 
@@ -379,12 +400,12 @@ def breakdown(*, dimension: str, period: Period, filters: ReportFilters = NO_FIL
              .annotate(created=Count("pk", filter=_in("created_at", start, end)),
                        resolved=Count("pk", filter=resolved), reopened=Count("pk", filter=resolved & Q(reopened=True)),
                        **_durations("resolution_", "resolution", resolved)))  # fmt: skip
-    for found in facts:
+    for found in map(_named, facts):
         row(found.pop(column)).update(found)
     frt_column = "frt_agent_id" if dimension == "agent" else column
     frt = (TicketFact.objects.filter(filters.q(agent_field="frt_agent"), _in("first_response_at", start, end))
            .order_by().values(frt_column).annotate(**_durations("frt_", "frt", Q())))  # fmt: skip
-    for found in frt:
+    for found in map(_named, frt):
         row(found.pop(frt_column)).update(found)
     surveys = (SurveyFact.objects.filter(filters.q(), _in("answered_at", start, end), kind="csat")
                .order_by().values(column)
@@ -435,3 +456,93 @@ def figure_ticket_ids(*, figure: str, period: Period, filters: ReportFilters = N
     else:
         raise ValueError(f"Unknown figure {figure!r}")
     return rows.order_by("ticket_id").values_list("ticket_id", flat=True).distinct()
+
+
+# --- the dashboard page (issue 8) ---------------------------------------------------------------
+
+PERIOD_PRESETS = ["7d", "30d", "90d", "this_month", "last_month", "12m"]
+MAX_PERIOD_DAYS = 3 * 366  # a longer custom period is refused (about three years)
+DIMENSIONS = list(BREAKDOWNS)
+
+
+def period_preset(preset: str, *, today: date, time_zone: str) -> Period:
+    """The local dates of a preset, ``today`` included where the preset reaches it: the last 7, 30 or 90
+    days, this month (so far), last month, the last 12 months."""
+    tomorrow = today + timedelta(days=1)
+    if preset in ("7d", "30d", "90d"):
+        return Period(tomorrow - timedelta(days=int(preset[:-1])), tomorrow, time_zone)
+    first = today.replace(day=1)
+    if preset == "this_month":
+        return Period(first, tomorrow, time_zone)
+    if preset == "last_month":
+        return Period((first - timedelta(days=1)).replace(day=1), first, time_zone)
+    if preset == "12m":
+        start = today.replace(year=today.year - 1) if not (today.month == 2 and today.day == 29) else \
+            today.replace(year=today.year - 1, day=28)  # fmt: skip
+        return Period(start + timedelta(days=1), tomorrow, time_zone)
+    raise ValueError(f"Unknown period {preset!r}")
+
+
+def last_week(*, now: datetime, time_zone: str) -> Period:
+    """The last whole week (Monday to Sunday) before ``now`` in ``time_zone``."""
+    today = timezone.localtime(now, ZoneInfo(time_zone)).date()
+    this_monday = today - timedelta(days=today.weekday())
+    return Period(this_monday - timedelta(days=7), this_monday, time_zone)
+
+
+def report_teams(user):
+    """The teams whose figures ``user`` may see: all for owners and admins, an agent's own teams."""
+    from helpdesk.models import Team
+
+    return Team.objects.all() if user.is_admin else Team.objects.filter(members=user)
+
+
+def report_queues(user):
+    return Queue.objects.all() if user.is_admin else Queue.objects.filter(team__members=user)
+
+
+def report_agents(user):
+    """The agents whose own figures ``user`` may ask for: anyone for owners and admins, an agent only
+    themselves (their teams' figures come through the team and queue filters)."""
+    from helpdesk.models import User
+
+    return User.objects.all() if user.is_admin else User.objects.filter(pk=user.pk)
+
+
+def dashboard(*, period: Period, filters: ReportFilters = NO_FILTERS, business: bool = True,
+              now: datetime | None = None) -> dict:  # fmt: skip
+    """Everything the dashboard page shows, in a fixed number of queries whatever the number of tickets:
+    headline figures, the series of the charts, the heat map and the four tables with their keys' names."""
+    now = now or timezone.now()
+    tables = {dimension: breakdown(dimension=dimension, period=period, filters=filters, now=now)
+              for dimension in DIMENSIONS}  # fmt: skip
+    return {
+        "figures": dashboard_figures(period=period, filters=filters, now=now),
+        "volume": volume_per_day(period=period, filters=filters),
+        "backlog": backlog_per_day(period=period, filters=filters, now=now),
+        "times": times_per_week(period=period, filters=filters),
+        "surveys": surveys_per_week(period=period, filters=filters),
+        "frt_distribution": frt_distribution(period=period, filters=filters, business=business),
+        "channels": created_by_channel(period=period, filters=filters),
+        "heatmap": created_heatmap(period=period, filters=filters),
+        "tables": tables,
+        "names": key_names(tables),
+    }
+
+
+def key_names(tables: dict[str, list[dict]]) -> dict[str, dict]:
+    """The names of the agents, queues and organizations that key the rows of ``breakdown`` tables (one
+    query each, for those of the tables given)."""
+    from helpdesk.models import User
+
+    models = {"agent": User.objects.all(), "queue": Queue.objects.all(), "organization": Organization.objects.all()}
+    names = {"agent": {}, "queue": {}, "organization": {}}
+    for dimension, rows in tables.items():
+        if dimension not in models:
+            continue
+        # "or [0]": never an empty IN list, which Django answers without a query (a constant number of queries).
+        keys = [row["key"] for row in rows if row["key"] is not None] or [0]
+        found = models[dimension].filter(pk__in=keys)
+        names[dimension] = ({user.pk: str(user) for user in found} if dimension == "agent" else
+                            dict(found.values_list("pk", "name")))  # fmt: skip
+    return names

@@ -15,9 +15,10 @@ ticket's rows at once; each batch is short.
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from tickets.models import Ticket
 
@@ -109,6 +110,12 @@ def _ticket_id_batches(batch: int) -> Iterable[list[int]]:
         after = ids[-1]
 
 
+def _orphan() -> Exists:
+    """Facts whose ticket is gone: an anti-join (``NOT IN`` a million ids degrades to a scan per row once
+    the ids outgrow work_mem)."""
+    return ~Exists(Ticket.objects.filter(pk=OuterRef("ticket_id")))
+
+
 def facts_rebuild(*, batch: int = BATCH, progress: Callable[[int], None] | None = None) -> int:
     """Compute and store the facts of every ticket, in batches; returns the number of tickets."""
     calendars, done = Calendars(), 0
@@ -117,7 +124,7 @@ def facts_rebuild(*, batch: int = BATCH, progress: Callable[[int], None] | None 
         if progress:
             progress(done)
     # facts whose ticket is gone (deleted tickets cascade; this is belt and braces)
-    TicketFact.objects.exclude(ticket_id__in=Ticket.objects.values("pk")).delete()
+    TicketFact.objects.filter(_orphan()).delete()
     return done
 
 
@@ -166,6 +173,56 @@ def facts_verify(*, batch: int = BATCH, limit: int | None = None) -> Verificatio
         result.checked += len(ids)
         if limit is not None and result.checked >= limit:
             break
-    orphans = TicketFact.objects.exclude(ticket_id__in=Ticket.objects.values("pk")).values_list("pk", flat=True)
+    orphans = TicketFact.objects.filter(_orphan()).values_list("pk", flat=True)
     result.differences += [f"ticket {pk}: facts of a ticket that no longer exists" for pk in orphans]
     return result
+
+
+# --- the weekly summary email -------------------------------------------------------------------
+
+
+def weekly_summaries_send(*, now=None) -> int:
+    """Send last week's headline figures (against the week before) to every active owner and admin who has
+    not had them yet, each in their language; returns how many were sent. The week is Monday to Sunday in
+    the default calendar's time zone. Each email is recorded (``WeeklySummary``) in the transaction that
+    sends it: a failed send leaves no record (a retry sends it), a second run finds the record and skips."""
+    from django.conf import settings
+    from django.db import IntegrityError
+    from django.urls import reverse
+    from django.utils import timezone, translation
+
+    from helpdesk.calendars import Calendar
+    from helpdesk.emails import send_email
+    from helpdesk.models import User
+
+    from .display import headline_rows, period_text
+    from .models import WeeklySummary
+    from .selectors import dashboard_figures, last_week
+
+    now = now or timezone.now()
+    calendar = Calendar.default()
+    period = last_week(now=now, time_zone=calendar.time_zone if calendar else settings.TIME_ZONE)
+    recipients = list(
+        User.objects.filter(is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN])
+        .exclude(pk__in=WeeklySummary.objects.filter(week_start=period.start).values("user_id"))
+        .order_by("pk")
+    )
+    if not recipients:
+        return 0
+    figures = dashboard_figures(period=period, now=now)
+    url = f"{settings.SITE_URL}{reverse('reports:dashboard')}?period=custom&start={period.start}" \
+          f"&end={period.end - timedelta(days=1)}&tz={period.time_zone}"  # fmt: skip
+    sent = 0
+    for user in recipients:
+        language = user.language or settings.LANGUAGE_CODE
+        try:
+            with transaction.atomic():
+                WeeklySummary.objects.create(user=user, week_start=period.start)
+                with translation.override(language):
+                    context = {"user": user, "rows": headline_rows(figures, business=True), "dashboard_url": url,
+                               "week": period_text(period.start, period.end), "time_zone": period.time_zone}  # fmt: skip
+                send_email(name="weekly_summary", to=[user.email], context=context, language=language)
+        except IntegrityError:
+            continue  # sent by another run meanwhile
+        sent += 1
+    return sent

@@ -1,3 +1,5 @@
+from smtplib import SMTPException
+
 from celery import shared_task
 from django.db import DatabaseError
 
@@ -16,3 +18,13 @@ def refresh_stale_facts_task() -> int:
     from .services import facts_refresh_stale
 
     return facts_refresh_stale()
+
+
+@shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=600,
+             max_retries=8)  # fmt: skip
+def send_weekly_summaries_task() -> int:
+    """Monday morning (beat): last week's figures to the owners and admins. Idempotent: each recipient gets
+    one email per week, however often this runs."""
+    from .services import weekly_summaries_send
+
+    return weekly_summaries_send()
