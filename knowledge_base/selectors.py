@@ -121,17 +121,24 @@ def request_form_suggestions(*, subject: str, limit: int = 5) -> list[Article]:
 AGENT_PAGE = 50
 
 
-def agent_article_list(*, query: str = "", state: str = Article.State.PUBLISHED, visibility: str = "") -> list[Article]:
-    """Articles for the agents' Articles page: searched (best first) or by title, in one state (all when
-    empty) and visibility (all when empty), each with its section and category."""
+def agent_articles_filtered(*, state: str = "", visibility: str = "") -> QuerySet[Article]:
+    """Every article agents may read (any state, public or internal), in one state (all when empty) and
+    visibility (all when empty), each with its section and category; pinned first, then by title."""
     articles = Article.objects.select_related("section__category")
     if state:
         articles = articles.filter(state=state)
     if visibility:
         articles = articles.filter(visibility=visibility)
+    return articles.order_by("-pinned", "title", "pk")
+
+
+def agent_article_list(*, query: str = "", state: str = Article.State.PUBLISHED, visibility: str = "") -> list[Article]:
+    """Articles for the agents' Articles page: searched (best first) or by title, in one state (all when
+    empty) and visibility (all when empty), each with its section and category."""
+    articles = agent_articles_filtered(state=state, visibility=visibility)
     if query.strip():
         return article_search(query=query, limit=AGENT_PAGE, articles=articles)
-    return list(articles.order_by("-pinned", "title", "pk")[:AGENT_PAGE])
+    return list(articles[:AGENT_PAGE])
 
 
 def with_deflection_counts(articles: QuerySet[Article]) -> QuerySet[Article]:

@@ -34,6 +34,13 @@ ROUTES = {
     ("queue-detail", "get"): ("queue", None, 200),
     ("agent-list", "get"): (None, None, 200),
     ("agent-detail", "get"): ("agent", None, 200),
+    ("team-list", "get"): (None, None, 200),
+    ("canned-response-list", "get"): (None, None, 200),
+    ("sla-policy-list", "get"): (None, None, 200),
+    ("article-list", "get"): (None, None, 200),
+    ("article-category-list", "get"): (None, None, 200),
+    ("survey-answer-list", "get"): (None, None, 200),
+    ("report-figures", "get"): (None, None, 200),
 }
 
 # The agent of another team gets a 400 here: the customer's tickets are all in the other team's queues, so
