@@ -178,14 +178,25 @@ def _redeliver_unacknowledged(server: PrivateRedis) -> int:
 # --- real workers ---------------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    """The URL of the database the tests use (pytest-django's test database, e.g. test_helpdesk_gw0)."""
+def _database() -> dict:
+    """How to reach the test database (pytest-django's, e.g. test_helpdesk_gw0): on a socket directory when
+    the settings say so in OPTIONS (the dev stack's embedded PostgreSQL), else on HOST."""
     params = connection.settings_dict
-    user = quote(params["USER"] or "", safe="")
-    password = f":{quote(params['PASSWORD'], safe='')}" if params["PASSWORD"] else ""
-    host = quote(params["HOST"] or "", safe="")
-    port = f":{params['PORT']}" if params["PORT"] else ""
-    return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
+    return {"dbname": params["NAME"], "user": params["USER"] or None, "password": params["PASSWORD"] or None,
+            "host": params["HOST"] or params.get("OPTIONS", {}).get("host") or None,
+            "port": params["PORT"] or None}  # fmt: skip
+
+
+def _database_url() -> str:
+    """The URL of the test database for the workers' DATABASE_URL."""
+    db = _database()
+    user = quote(db["user"] or "", safe="")
+    password = f":{quote(db['password'], safe='')}" if db["password"] else ""
+    port = f":{db['port']}" if db["port"] else ""
+    host = db["host"] or ""
+    if host.startswith("/"):  # a socket directory goes in the query string
+        return f"postgres://{user}{password}@{port}/{db['dbname']}?host={quote(host, safe='')}"
+    return f"postgres://{user}{password}@{quote(host, safe='')}{port}/{db['dbname']}"
 
 
 class Workers:
@@ -250,9 +261,7 @@ class RowLock:
     """A transaction on its own connection that holds a lock on one row until ``release``."""
 
     def __init__(self, table: str, pk: int, mode: str = "UPDATE"):
-        params = connection.settings_dict
-        self.conn = psycopg.connect(dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"] or None,
-                                    host=params["HOST"] or None, port=params["PORT"] or None)  # fmt: skip
+        self.conn = psycopg.connect(**_database())
         self.conn.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR {mode}", [pk])  # opens the transaction
         self.pid = self.conn.info.backend_pid
 
