@@ -2,12 +2,14 @@
 
 import mimetypes
 import os
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from helpdesk.db import insert_rows
 from helpdesk.errors import ValidationError
 
 from .models import Attachment, Message
@@ -54,16 +56,18 @@ def attachment_validate_all(uploads) -> None:
         raise ValidationError(errors)
 
 
-def attachments_store(message: Message, uploads) -> list[Attachment]:
-    """Save already validated uploads under random names beside ``message``."""
+def attachments_store_many(items: Iterable[tuple[Message, Iterable]]) -> list[Attachment]:
+    """Save already validated uploads under random names beside their messages: the files, then their rows
+    in one INSERT."""
     stored = []
-    for upload in uploads:
-        name = os.path.basename(upload.name or "") or "attachment"
-        if not isinstance(upload, File):
-            upload = ContentFile(upload.read(), name=name)
-        attachment = Attachment(message=message, filename=name[:255], content_type=_content_type(upload)[:150],
-                                size=upload.size)  # fmt: skip
-        attachment.file.save(name, upload, save=False)
-        attachment.save()
-        stored.append(attachment)
+    for message, uploads in items:
+        for upload in uploads:
+            name = os.path.basename(upload.name or "") or "attachment"
+            if not isinstance(upload, File):
+                upload = ContentFile(upload.read(), name=name)
+            attachment = Attachment(message=message, filename=name[:255], content_type=_content_type(upload)[:150],
+                                    size=upload.size)  # fmt: skip
+            attachment.file.save(name, upload, save=False)
+            stored.append(attachment)
+    insert_rows(Attachment, stored)
     return stored

@@ -16,12 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from helpdesk.db import unnest
+from helpdesk.db import insert_rows, unnest
 from helpdesk.errors import InvalidTransition, ValidationError
 from helpdesk.html import html_to_text, markdown_to_html, sanitize_html, text_to_html
 from helpdesk.models import User
 
-from .attachments import attachment_validate_all, attachments_store
+from .attachments import attachment_validate_all, attachments_store_many
 from .models import Message, Notification, Queue, Tag, Ticket, TicketEvent, TicketLink
 from .sla import services as sla
 
@@ -207,7 +207,7 @@ def _add_message(ticket: Ticket, **details) -> Message:
 def _add_messages(new: Sequence[_NewMessage]) -> list[Message]:
     """Write messages in one INSERT, their attachments, and their audit rows (with each one's ``events``)
     in one more."""
-    messages = Message.objects.bulk_create([
+    messages = [
         Message(
             ticket=item.ticket,
             kind=item.kind,
@@ -222,17 +222,18 @@ def _add_messages(new: Sequence[_NewMessage]) -> list[Message]:
             automatic=item.email is not None and item.email.automatic,
         )
         for item in new
-    ])  # fmt: skip
+    ]  # fmt: skip
+    insert_rows(Message, messages)
+    attachments_store_many((message, item.attachments) for item, message in zip(new, messages, strict=True))
     events = []
     for item, message in zip(new, messages, strict=True):
         if item.email is not None and item.email.cc and not item.with_ticket:
             _add_cc(item.ticket, item.email.cc)
-        attachments_store(message, item.attachments)
         item.ticket.updated_at = message.created_at
         events += [*item.events, _new_event(item.ticket, TicketEvent.Kind.MESSAGE, actor=item.author_user,
                                             customer=item.author_customer, new=item.kind, message=message,
                                             when=message.created_at)]  # fmt: skip
-    TicketEvent.objects.bulk_create(events)
+    insert_rows(TicketEvent, events)
     return messages
 
 

@@ -145,10 +145,26 @@ class _CachingPolicy(email_policy.EmailPolicy):
 
 
 _POLICY = _CachingPolicy()
-# Enclosed messages are written back with compat32 and no line length: headers keep their folding, and it is
-# 3-4 times faster than the modern policy, which parses every header again (seconds for 3,000 parts).
+
+
+class _VerbatimPolicy(email_policy.Compat32):
+    """Writes each header back exactly as it came: the parser keeps a header's source text, folding and 8-bit
+    bytes included, and refolding it (``Header.encode``) cost more than the rest of the writing."""
+
+    def fold_binary(self, name, value):
+        if not isinstance(value, str):
+            return super().fold_binary(name, value)
+        text = f"{name}: {value}"
+        try:
+            return text.encode("ascii", "surrogateescape") + self.linesep.encode("ascii")
+        except UnicodeEncodeError:  # set by code, not parsed: real non-ASCII characters
+            return super().fold_binary(name, value)
+
+
+# Enclosed messages are written back with their headers as they came (3,000 nested parts: 1.4 s with compat32's
+# folding, 5-6 s with the modern policy's, which parses every header again), else with the modern policy.
 _SERIALIZE_POLICIES = (
-    email_policy.compat32.clone(linesep="\r\n", max_line_length=0),
+    _VerbatimPolicy(linesep="\r\n", max_line_length=0),
     email_policy.default.clone(refold_source="none", linesep="\r\n"),
 )
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
