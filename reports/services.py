@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -181,11 +182,16 @@ def facts_verify(*, batch: int = BATCH, limit: int | None = None) -> Verificatio
 # --- the weekly summary email -------------------------------------------------------------------
 
 
+WEEKLY_SUMMARY_HOUR = 7  # Monday, local time of the default calendar
+
+
 def weekly_summaries_send(*, now=None) -> int:
     """Send last week's headline figures (against the week before) to every active owner and admin who has
     not had them yet, each in their language; returns how many were sent. The week is Monday to Sunday in
-    the default calendar's time zone. Each email is recorded (``WeeklySummary``) in the transaction that
-    sends it: a failed send leaves no record (a retry sends it), a second run finds the record and skips."""
+    the default calendar's time zone, and nothing goes out before Monday 07:00 there (beat runs this every
+    15 minutes; a desk whose workers were down on Monday morning gets it at their next run that week).
+    Each email is recorded (``WeeklySummary``) in the transaction that sends it: a failed send leaves no
+    record (a retry sends it), a second run finds the record and skips."""
     from django.conf import settings
     from django.db import IntegrityError
     from django.urls import reverse
@@ -201,7 +207,11 @@ def weekly_summaries_send(*, now=None) -> int:
 
     now = now or timezone.now()
     calendar = Calendar.default()
-    period = last_week(now=now, time_zone=calendar.time_zone if calendar else settings.TIME_ZONE)
+    time_zone = calendar.time_zone if calendar else settings.TIME_ZONE
+    local = timezone.localtime(now, ZoneInfo(time_zone))
+    if local.weekday() == 0 and local.hour < WEEKLY_SUMMARY_HOUR:
+        return 0
+    period = last_week(now=now, time_zone=time_zone)
     recipients = list(
         User.objects.filter(is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN])
         .exclude(pk__in=WeeklySummary.objects.filter(week_start=period.start).values("user_id"))

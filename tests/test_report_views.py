@@ -351,6 +351,28 @@ def test_a_failed_send_is_sent_again_on_retry(transactional_db, smtp_server):
     assert len(smtp_server.messages) == 1
 
 
+def test_the_weekly_summary_waits_for_monday_seven_in_the_default_calendars_time_zone(transactional_db, smtp_server):
+    from helpdesk.calendars import Calendar
+
+    UserFactory(email="owner@staff.example", role="owner")
+    Calendar.objects.create(name="Auckland", time_zone="Pacific/Auckland", is_default=True)  # UTC+13 in March
+    with time_machine.travel(datetime(2026, 3, 8, 17, 59, tzinfo=UTC), tick=False):  # Monday 06:59 there
+        assert weekly_summaries_send() == 0
+    with time_machine.travel(datetime(2026, 3, 8, 18, 0, tzinfo=UTC), tick=False):  # Monday 07:00 there
+        assert weekly_summaries_send() == 1
+    assert WeeklySummary.objects.get().week_start.isoformat() == "2026-03-02"
+    with time_machine.travel(datetime(2026, 3, 10, 9, 0, tzinfo=UTC), tick=False):  # later that week: nothing more
+        assert weekly_summaries_send() == 0
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_summary_missed_on_monday_goes_out_later_that_week(transactional_db, smtp_server):
+    UserFactory(email="owner@staff.example", role="owner")
+    with time_machine.travel(datetime(2026, 3, 12, 15, 0, tzinfo=UTC), tick=False):  # Thursday: workers were down
+        assert weekly_summaries_send() == 1
+    assert WeeklySummary.objects.get().week_start.isoformat() == "2026-03-02"
+
+
 def test_the_weekly_summary_is_in_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["weekly-report-summary"]
     assert entry["task"] == "reports.tasks.send_weekly_summaries_task"
