@@ -188,6 +188,8 @@ FIGURES = {
 
 def figure_label(figure: str) -> str:
     """What a figure of ``figure_ticket_ids`` counts, for the tickets page ("" for an unknown one)."""
+    if figure in ("sla_met", "sla_breached"):
+        return _("SLA targets met") if figure == "sla_met" else _("SLA targets breached")
     if figure.startswith("sla_"):
         kind, _sep, outcome = figure.removeprefix("sla_").rpartition("_")
         if kind in SLA_LABELS and outcome in ("met", "breached"):
@@ -300,6 +302,7 @@ TABLE_COLUMNS = [
     ("frt_median", gettext_lazy("FRT median"), "duration", "frt"),
     ("resolution_median", gettext_lazy("Resolution median"), "duration", "resolution"),
     ("csat", gettext_lazy("CSAT"), "percent", "csat"),
+    ("sla_compliance", gettext_lazy("SLA compliance"), "percent", "sla_breached"),
     ("backlog", gettext_lazy("Backlog"), "count", "backlog"),
 ]
 # What the CSV holds of each row (durations in seconds).
@@ -307,7 +310,11 @@ CSV_COLUMNS = [
     ("created", "count"), ("resolved", "count"), ("reopened", "count"), ("reopen_rate", "percent"),
     ("frt_count", "count"), ("frt_median", "duration"), ("frt_mean", "duration"), ("frt_p90", "duration"),
     ("resolution_count", "count"), ("resolution_median", "duration"), ("resolution_mean", "duration"),
-    ("resolution_p90", "duration"), ("csat_answers", "count"), ("csat", "percent"), ("backlog", "count"),
+    ("resolution_p90", "duration"), ("csat_answers", "count"), ("csat", "percent"),
+    ("sla_met", "count"), ("sla_breached", "count"), ("sla_compliance", "percent"),
+    *[(f"sla_{kind}_{stat}", "percent" if stat == "compliance" else "count")
+      for kind in SLA_KINDS for stat in ("met", "breached", "compliance")],
+    ("backlog", "count"),
 ]  # fmt: skip
 
 

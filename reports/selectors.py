@@ -154,6 +154,11 @@ def _durations(prefix: str, field: str, condition: Q) -> dict:
     return out
 
 
+def _breached(now: datetime) -> Q:
+    """An SLA target missed: breached, or still running past its due time."""
+    return Q(met=False) | Q(met__isnull=True, at__lte=now)
+
+
 def _backlog_at(instant: datetime) -> Q:
     return Q(opened_at__lt=instant) & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=instant))
 
@@ -230,7 +235,7 @@ def dashboard_figures(*, period: Period, filters: ReportFilters = NO_FILTERS, no
 
     # 3. SLA
     aggregates = {}
-    breached = Q(met=False) | Q(met__isnull=True, at__lte=now)
+    breached = _breached(now)
     for name, (start, end) in periods.items():
         for kind in SLA_KINDS:
             within = Q(kind=kind) & _in("at", start, end)
@@ -384,7 +389,9 @@ def breakdown(*, dimension: str, period: Period, filters: ReportFilters = NO_FIL
               now: datetime | None = None) -> list[dict]:  # fmt: skip
     """One row per agent, queue, channel or organization (``dimension``) that has something in the period:
     {"key", "created", "resolved", "reopen_rate", frt_..., resolution_..., "csat_answers", "csat",
-    "backlog"} (the key is an id, or the channel; None: no agent / no organization). Four queries."""
+    "sla_met", "sla_breached", "sla_compliance" (all targets together) and per target sla_<kind>_met /
+    _breached / _compliance, "backlog"} (the key is an id, or the channel; None: no agent / no organization).
+    Five queries."""
     now = now or timezone.now()
     column = BREAKDOWNS[dimension]
     start, end = period.bounds()
@@ -392,7 +399,9 @@ def breakdown(*, dimension: str, period: Period, filters: ReportFilters = NO_FIL
 
     def row(key):
         return rows.setdefault(key, {"key": key, "created": 0, "resolved": 0, "reopened": 0, "frt_count": 0,
-                                     "resolution_count": 0, "csat_answers": 0, "csat_positive": 0, "backlog": 0})  # fmt: skip
+                                     "resolution_count": 0, "csat_answers": 0, "csat_positive": 0, "backlog": 0,
+                                     **{f"sla_{kind}_{outcome}": 0 for kind in SLA_KINDS
+                                        for outcome in ("met", "breached")}})  # fmt: skip
 
     resolved = _in("resolved_at", start, end)
     facts = (TicketFact.objects.filter(filters.q(), _in("created_at", start, end) | resolved)
@@ -412,6 +421,12 @@ def breakdown(*, dimension: str, period: Period, filters: ReportFilters = NO_FIL
                .annotate(csat_answers=Count("pk"), csat_positive=Count("pk", filter=Q(score__gte=4))))  # fmt: skip
     for found in surveys:
         row(found.pop(column)).update(found)
+    sla = (SLAFact.objects.filter(filters.q(), _in("at", start, end)).order_by().values(column)
+           .annotate(**{f"sla_{kind}_{outcome}": Count("pk", filter=Q(kind=kind) & (Q(met=True) if outcome == "met"
+                                                                                   else _breached(now)))
+                        for kind in SLA_KINDS for outcome in ("met", "breached")}))  # fmt: skip
+    for found in sla:
+        row(found.pop(column)).update(found)
     backlog = (SpanFact.objects.filter(filters.q() & _backlog_at(min(end, now))).order_by().values(column)
                .annotate(backlog=Count("pk")))  # fmt: skip
     for found in backlog:
@@ -419,6 +434,12 @@ def breakdown(*, dimension: str, period: Period, filters: ReportFilters = NO_FIL
     for found in rows.values():
         found["reopen_rate"] = _pct(found["reopened"], found["resolved"])
         found["csat"] = _pct(found["csat_positive"], found["csat_answers"])
+        for kind in SLA_KINDS:
+            found[f"sla_{kind}_compliance"] = _pct(found[f"sla_{kind}_met"], found[f"sla_{kind}_met"]
+                                                   + found[f"sla_{kind}_breached"])  # fmt: skip
+        found["sla_met"] = sum(found[f"sla_{kind}_met"] for kind in SLA_KINDS)
+        found["sla_breached"] = sum(found[f"sla_{kind}_breached"] for kind in SLA_KINDS)
+        found["sla_compliance"] = _pct(found["sla_met"], found["sla_met"] + found["sla_breached"])
     return sorted(rows.values(), key=lambda found: (found["key"] is None, str(found["key"])))
 
 
@@ -429,7 +450,8 @@ def figure_ticket_ids(*, figure: str, period: Period, filters: ReportFilters = N
                       now: datetime | None = None) -> QuerySet:  # fmt: skip
     """The ids of the tickets a headline figure of ``dashboard_figures`` counts or measures, for the current
     period: created, resolved, reopened, frt, resolution, backlog, awaiting_first_response, csat / nps / ces
-    (answers in the period), <kind>_sent, sla_<kind>_met, sla_<kind>_breached. A queryset of ids, sorted."""
+    (answers in the period), <kind>_sent, sla_<kind>_met, sla_<kind>_breached, and sla_met / sla_breached
+    for every target. A queryset of ids, sorted."""
     now = now or timezone.now()
     start, end = period.bounds()
     facts = TicketFact.objects.filter(filters.q())
@@ -449,9 +471,12 @@ def figure_ticket_ids(*, figure: str, period: Period, filters: ReportFilters = N
         rows = SurveyFact.objects.filter(filters.q(), _in("answered_at", start, end), kind=figure)
     elif figure.endswith("_sent") and figure.removesuffix("_sent") in SURVEY_KINDS:
         rows = SurveyFact.objects.filter(filters.q(), _in("sent_at", start, end), kind=figure.removesuffix("_sent"))
+    elif figure in ("sla_met", "sla_breached"):  # any target
+        met = Q(met=True) if figure == "sla_met" else _breached(now)
+        rows = SLAFact.objects.filter(filters.q() & met & _in("at", start, end))
     elif figure.startswith("sla_") and figure.rsplit("_", 1)[-1] in ("met", "breached"):
         kind, outcome = figure.removeprefix("sla_").rsplit("_", 1)
-        met = Q(met=True) if outcome == "met" else Q(met=False) | Q(met__isnull=True, at__lte=now)
+        met = Q(met=True) if outcome == "met" else _breached(now)
         rows = SLAFact.objects.filter(filters.q() & met & _in("at", start, end), kind=kind)
     else:
         raise ValueError(f"Unknown figure {figure!r}")

@@ -333,6 +333,19 @@ def test_tables(desk):
     assert (billing["created"], billing["resolved"], billing["frt_count"], billing["backlog"]) == (4, 4, 4, 3)
     # Tech: created C3, C4, C6; resolved P2, C3, C4, of which P2 and C3 were reopened; C6 unresolved
     assert (tech["created"], tech["resolved"], tech["reopen_rate"], tech["backlog"]) == (3, 3, 200 / 3, 1)
+    # SLA, Billing: first response met P1, C1, C8, breached C2, C5; resolution met P1, C1, C2, C8, breached C5.
+    # Tech: the rest of the week's (5, 2) and (5, 2): first response met C3, C6; resolution one each way.
+    assert [billing[f"sla_first_response_{x}"] for x in ("met", "breached")] == [3, 2]
+    assert [billing[f"sla_resolution_{x}"] for x in ("met", "breached", "compliance")] == [4, 1, 80.0]
+    assert (billing["sla_met"], billing["sla_breached"], billing["sla_compliance"]) == (7, 3, 70.0)
+    assert [tech[f"sla_first_response_{x}"] for x in ("met", "breached", "compliance")] == [2, 0, 100.0]
+    assert [tech[f"sla_resolution_{x}"] for x in ("met", "breached")] == [1, 1]
+    assert (tech["sla_met"], tech["sla_breached"], tech["sla_compliance"]) == (3, 1, 75.0)
+    assert billing["sla_next_response_compliance"] is None  # no such target
+    for queue in ("billing", "tech"):  # each row is its queue's headline figures
+        figures = dashboard_figures(period=WEEK, filters=ReportFilters(queue=desk[queue].pk), now=NOW)["current"]
+        assert {key: by_queue[desk[queue].pk][key] for key in figures if key.startswith("sla_")} == {
+            key: value for key, value in figures.items() if key.startswith("sla_")}
     by_agent = {row["key"]: row for row in breakdown(dimension="agent", period=WEEK, now=NOW)}
     a, b = by_agent[desk["a"].pk], by_agent[desk["b"].pk]
     assert (a["resolved"], a["frt_count"], a["csat"]) == (5, 4, 50.0)
@@ -352,6 +365,7 @@ def test_the_tickets_behind_the_figures(desk):
     assert behind("backlog") == ids(desk, "P3", "C5", "C6", "C7")
     assert behind("awaiting_first_response") == ids(desk, "P3", "C5", "C7")
     assert behind("sla_first_response_breached") == ids(desk, "C2", "C5")
+    assert behind("sla_breached", queue=desk["billing"].pk) == ids(desk, "C2", "C5")  # any target
     assert behind("frt", agent=desk["a"].pk) == ids(desk, "P1", "C1", "C2", "C8")
     assert behind("csat_sent") == ids(desk, "C1", "C2", "C3")
     assert behind("resolved", organization=desk["x"].pk) == ids(desk, "P1", "C1", "C3", "C8")
