@@ -72,6 +72,39 @@ class TicketSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def to_representation(self, ticket):
+        """What DRF's field-by-field rendering gives (a test compares the two), written out: a list of 100
+        tickets takes a few milliseconds here instead of about 25 through the generic machinery."""
+        moment = self.fields["created_at"].to_representation  # the time zone and format of every date field
+        queue, customer, assignee = ticket.queue, ticket.customer, ticket.assignee
+        return {
+            "id": ticket.pk,
+            "reference": ticket.reference,
+            "subject": ticket.subject,
+            "status": str(ticket.status),
+            "priority": str(ticket.priority),
+            "channel": str(ticket.channel),
+            "queue": {"id": queue.pk, "name": queue.name},
+            "customer": {"id": customer.pk, "name": customer.name, "email": customer.email},
+            "assignee": None
+            if assignee is None
+            else {"id": assignee.pk, "name": assignee.get_full_name(), "email": assignee.email},
+            "tags": [tag.name for tag in ticket.tags.all()],
+            "message_count": ticket.message_count,
+            **{
+                name: moment(value) if value else None
+                for name, value in (
+                    ("created_at", ticket.created_at),
+                    ("updated_at", ticket.updated_at),
+                    ("first_response_at", ticket.first_response_at),
+                    ("resolved_at", ticket.resolved_at),
+                    ("closed_at", ticket.closed_at),
+                    ("sla_due_at", ticket.sla_due_at),
+                )
+            },
+            "merged_into": ticket.merged_into_id,
+        }
+
 
 class AttachmentSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
@@ -122,6 +155,10 @@ class TicketDetailSerializer(TicketSerializer):
     class Meta(TicketSerializer.Meta):
         fields = [*TicketSerializer.Meta.fields, "messages"]
         read_only_fields = fields
+
+    def to_representation(self, ticket):
+        return {**super().to_representation(ticket), "messages": self.fields["messages"].to_representation(
+            ticket.conversation)}  # fmt: skip
 
 
 def _tags(**kwargs):

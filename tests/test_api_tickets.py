@@ -153,6 +153,31 @@ def test_the_list_with_a_token_takes_the_same_queries(agent, make_ticket, count,
 # --- retrieve --------------------------------------------------------------------------------------
 
 
+def test_the_written_out_rendering_equals_drfs_field_by_field_one(api_as, make_ticket, agent, settings):
+    from django.utils import timezone
+    from rest_framework import serializers as drf
+
+    from api.serializers import TicketDetailSerializer, TicketSerializer
+
+    plain = make_ticket()
+    rich = make_ticket(assignee=agent, tags=["refund", "vip"], priority="high")
+    services.ticket_reply(ticket=rich, author=agent, body="On it", status="solved")
+    services.ticket_merge(source=plain, target=rich, actor=agent)  # a merged ticket: merged_into and closed_at
+    response = api_as("agent").get(detail(rich.pk))  # the view's own queryset (related rows, conversation)
+    assert response.status_code == 200
+    for zone in ("UTC", "Asia/Kolkata"):
+        with timezone.override(zone):
+            for ticket in Ticket.objects.select_related("queue", "customer", "assignee").prefetch_related("tags"):
+                serializer = TicketSerializer()
+                assert serializer.to_representation(ticket) == drf.ModelSerializer.to_representation(serializer,
+                                                                                                     ticket)  # fmt: skip
+            ticket = Ticket.objects.select_related("queue", "customer", "assignee").get(pk=rich.pk)
+            ticket.conversation = list(ticket.messages.order_by("created_at", "pk"))
+            serializer = TicketDetailSerializer()
+            assert serializer.to_representation(ticket) == drf.ModelSerializer.to_representation(serializer, ticket)
+    assert response.json()["assignee"]["id"] == agent.pk and response.json()["tags"] == ["refund", "vip"]
+
+
 def test_a_ticket_comes_with_its_conversation_and_an_etag(api_as, ticket, agent):
     services.ticket_add_note(ticket=ticket, author=agent, body="Internal: call them",
                              attachments=[SimpleUploadedFile("notes.txt", b"hello")])  # fmt: skip
