@@ -1,6 +1,6 @@
-"""Read-only resources beside tickets: the queues an agent works in and the agents they can assign to, their
-teams, canned responses, SLA policies, the knowledge base and the customers' survey answers, with the same
-selectors (and so the same permissions) as the agent screens."""
+"""Read-only resources beside tickets, each a list and its items: the queues an agent works in and the agents
+they can assign to, their teams, canned responses, SLA policies, the knowledge base and the customers' survey
+answers, with the same selectors (and so the same permissions) as the agent screens."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -134,42 +134,48 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return selectors.bulk_assignees(user=self.request.user).order_by("full_name", "email", "id")
 
 
-@extend_schema_view(list=extend_schema(summary="Your teams"))
-class TeamViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="Your teams"), retrieve=extend_schema(summary="A team"))
+class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The teams you are a member of (every team, for owners and admins), as the reports show them."""
 
     serializer_class = TeamSerializer
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return report_teams(self.request.user).order_by("name", "id")
 
 
-@extend_schema_view(list=extend_schema(summary="Canned responses you can use"))
-class CannedResponseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="Canned responses you can use"),
+                    retrieve=extend_schema(summary="A canned response"))  # fmt: skip
+class CannedResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The shared canned responses and your own, as the reply composer offers them (by title)."""
 
     serializer_class = CannedResponseSerializer
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return canned_visible_to(self.request.user)
 
 
-@extend_schema_view(list=extend_schema(summary="SLA policies"))
-class SLAPolicyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="SLA policies"), retrieve=extend_schema(summary="An SLA policy"))
+class SLAPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every SLA policy with its priorities and targets (in minutes), in the order they are tried: the first
     active one that matches a ticket wins. Changed by owners and admins in the admin."""
 
     serializer_class = SLAPolicySerializer
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return SLAPolicy.objects.order_by("position", "id")
 
 
-@extend_schema_view(list=extend_schema(summary="Knowledge-base categories and their sections"))
-class ArticleCategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="Knowledge-base categories and their sections"),
+                    retrieve=extend_schema(summary="A knowledge-base category with its sections"))  # fmt: skip
+class ArticleCategoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The knowledge base's categories, each with its sections, in their order."""
 
     serializer_class = ArticleCategorySerializer
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return Category.objects.prefetch_related("sections").order_by("position", "name", "id")
@@ -180,26 +186,31 @@ class ArticleCategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                      description="Only articles in this state (default: every state)."),
     OpenApiParameter("visibility", OpenApiTypes.STR, enum=Article.Visibility.values,
                      description="Only public or only internal articles (default: both)."),
-]))  # fmt: skip
-class ArticleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+]), retrieve=extend_schema(summary="A knowledge-base article"))  # fmt: skip
+class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The articles of the agents' Articles page: drafts, published and archived, public and internal; pinned
     first, then by title."""
 
     serializer_class = ArticleSerializer
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
+        if self.action != "list":
+            return kb_selectors.agent_articles_filtered()
         params = ArticleFilterSerializer(data=self.request.query_params)
         if not params.is_valid():
             raise ValidationError(params.errors)
         return kb_selectors.agent_articles_filtered(**params.validated_data)
 
 
-@extend_schema_view(list=extend_schema(summary="Customers' survey answers"))
-class SurveyAnswerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="Customers' survey answers"),
+                    retrieve=extend_schema(summary="A survey answer"))  # fmt: skip
+class SurveyAnswerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The answered satisfaction (CSAT), recommendation (NPS) and effort (CES) surveys of the tickets you can
     see, newest answer first."""
 
     serializer_class = SurveyAnswerSerializer
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return survey_answers_visible_to(self.request.user)

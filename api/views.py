@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from customers.services import customer_get_or_create
 from tickets import selectors, services
 from tickets.forms import SORTS, VIEWS, TicketListForm
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 
 from . import serializers as s
 from .etags import check_if_match, ticket_etag
@@ -193,11 +193,19 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         target = services.ticket_merge(source=source, target=target, actor=request.user)
         return self._detail(target)
 
-    @extend_schema(summary="The conversation of a ticket", responses={200: s.MessageSerializer(many=True)})
+    @extend_schema(summary="The conversation of a ticket", responses={200: s.MessageSerializer(many=True)},
+                   parameters=[_multi("kind", Message.Kind.choices, "Only messages of these kinds (`note`: the "
+                                      "internal notes).")])  # fmt: skip
     @action(detail=True, methods=["get"], url_path="messages")
     def messages(self, request, pk=None):
         ticket = self._ticket()
-        page = self.paginate_queryset(selectors.ticket_messages(ticket=ticket).order_by("created_at", "id"))
+        kinds = request.query_params.getlist("kind")
+        if any(kind not in Message.Kind.values for kind in kinds):
+            raise ValidationError({"kind": [_("Choose among: %(kinds)s.") % {"kinds": ", ".join(Message.Kind.values)}]})
+        messages = selectors.ticket_messages(ticket=ticket)
+        if kinds:
+            messages = messages.filter(kind__in=kinds)
+        page = self.paginate_queryset(messages.order_by("created_at", "id"))
         data = s.MessageSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 

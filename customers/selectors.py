@@ -116,6 +116,29 @@ def customer_list_page(*, user: User, query: str = "", organization_id: int | No
     return sorted(rows, key=lambda customer: position[customer.pk]), len(ids) > LIST_PAGE
 
 
+def customers_with_ticket_stats(customers):
+    """``customers`` (a queryset, in its order) with their organization and other addresses, and, as on the
+    list page, their number of tickets (``ticket_count``) and when they last asked (``last_ticket_at``): the
+    API's customers. The two are subqueries of the select list, which Postgres computes after the LIMIT, for
+    the rows of a page only."""
+    from tickets.models import Ticket
+
+    tickets = Ticket.objects.filter(customer_id=OuterRef("pk")).order_by()
+    return (
+        customers.select_related("organization")
+        .prefetch_related(Prefetch("other_emails", CustomerEmail.objects.order_by("email", "pk")))
+        .annotate(
+            ticket_count=Coalesce(Subquery(tickets.values("customer_id").annotate(n=Count("pk")).values("n")), 0),
+            last_ticket_at=Subquery(tickets.order_by("-created_at").values("created_at")[:1]),
+        )
+    )
+
+
+def customer_notes(*, customer: Customer):
+    """The notes about ``customer`` with their authors: pinned first, then newest first (as the customer page)."""
+    return customer.notes.select_related("author").order_by("-pinned", "-created_at", "-pk")
+
+
 def customer_profile(*, user: User, customer_id) -> Customer | None:
     """One customer with what the customer page shows beside the timeline, or None if not visible."""
     customer = access_customer(user, customer_id)

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -31,6 +31,37 @@ def customer_get_or_create(*, email: str, name: str = "", language: str = "") ->
 
 
 _FIELDS = ["id", "email", "name", "language", "organization_id", "created_at", "updated_at"]
+
+BY_DOMAIN = object()  # ``customer_create``'s organization when none is given: the one of the email's domain
+
+
+@transaction.atomic
+def customer_create(*, email: str, actor, name: str = "", phone: str = "", organization=BY_DOMAIN, language: str = "",
+                    time_zone: str = "", tags: Sequence[str] = (), custom_fields: dict | None = None) -> Customer:  # fmt: skip
+    """A new customer, as an agent adds one (the API), with its profile fields already checked. Refused with
+    a ValidationError on ``email`` when the address is not valid or is already a customer's, primary or
+    other (the case-insensitive unique constraint decides between concurrent requests). Without
+    ``organization``, the customer joins the one that lists the email's domain, as ``customer_get_or_create``.
+    The customer's timeline starts with who added them (an event on ``email``)."""
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": _("“%(email)s” is not a valid email address.") % {"email": email}}) from None
+    taken = ValidationError({"email": _("A customer with this email address exists already.")})
+    if _address_taken(email, by_other_than=None):
+        raise taken
+    if organization is BY_DOMAIN:
+        organization = organization_for_email(email)
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(email=email, name=name.strip(), phone=phone.strip(),
+                                               organization=organization, language=language, time_zone=time_zone,
+                                               tags=list(tags), custom_fields=custom_fields or {})  # fmt: skip
+    except IntegrityError:  # created by someone else since the check
+        raise taken from None
+    _event(customer, actor, "email", "", email)  # the timeline's first entry: who added them
+    return customer
 
 
 # What mail really carries as a sender, beyond what Django's validator accepts for a form: non-ASCII (SMTPUTF8)
@@ -127,14 +158,38 @@ def customer_update(*, customer: Customer, actor, **changes) -> list[str]:
     return changed
 
 
+@transaction.atomic
+def customer_apply_changes(*, customer: Customer, actor, changes: dict, check=None) -> Customer:
+    """``customer_update`` under the customer's row lock (the API's PATCH): ``check(locked_customer)`` runs
+    first (the ``If-Match`` comparison), so no change slips in between. ``changes["custom_fields"]`` holds
+    only the values to change, ``None`` for one to remove; the others are kept. Returns the customer."""
+    locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+    if check is not None:
+        check(locked)
+    changes = dict(changes)
+    if "custom_fields" in changes:
+        custom = dict(locked.custom_fields)
+        for key, value in changes["custom_fields"].items():
+            if value is None:
+                custom.pop(key, None)
+            else:
+                custom[key] = value
+        changes["custom_fields"] = custom
+    customer_update(customer=locked, actor=actor, **changes)
+    return locked
+
+
 def _event(customer, actor, field, old, new) -> None:
     CustomerEvent.objects.create(customer=customer, actor=actor, kind=CustomerEvent.Kind.CHANGED, field=field,
                                  old_value=_shown(old), new_value=_shown(new))  # fmt: skip
 
 
-def _address_taken(email: str, *, by_other_than: Customer) -> bool:
+def _address_taken(email: str, *, by_other_than: Customer | None) -> bool:
+    customers = Customer.objects.with_email(email)
+    if by_other_than is not None:
+        customers = customers.exclude(pk=by_other_than.pk)
     return (
-        Customer.objects.with_email(email).exclude(pk=by_other_than.pk).exists()
+        customers.exists()
         or CustomerEmail.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower()).exists()
     )
 

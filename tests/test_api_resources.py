@@ -198,3 +198,45 @@ def test_resource_list_queries_do_not_grow(client, agent, make_article, make_tic
     client.force_login(agent)
     with django_assert_num_queries(queries):
         assert len(client.get(reverse(name)).json()["results"]) == count
+
+
+# --- single items ------------------------------------------------------------------------------------
+
+
+def test_each_resource_has_its_items_with_the_lists_permissions(api_as, agent, other_agent, team, other_team,
+                                                                make_article, make_ticket, other_queue):  # fmt: skip
+    mine = CannedResponse.objects.create(title="Mine", body="My own.", owner=agent)
+    shared = CannedResponse.objects.create(title="Thanks", body="Thank you!")
+    policy = SLAPolicy.objects.create(name="Urgent", position=1, priorities=["urgent"], first_response_minutes=30)
+    article = make_article("Refund rules", visibility=Article.Visibility.INTERNAL, state=Article.State.DRAFT)
+    answer, hidden = _answer(make_ticket()), _answer(make_ticket(queue=other_queue))
+    client, other = api_as("agent"), api_as("other_agent")
+
+    def get(client, name, pk):
+        return client.get(reverse(f"api:{name}-detail", args=[pk]))
+
+    assert get(client, "team", team.pk).json() == {"id": team.pk, "name": "Support", "assignment": "manual",
+                                                   "lead": None}  # fmt: skip
+    assert get(client, "team", other_team.pk).status_code == 404
+    assert get(client, "canned-response", mine.pk).json() == {"id": mine.pk, "title": "Mine", "body": "My own.",
+                                                              "shared": False}  # fmt: skip
+    assert get(other, "canned-response", mine.pk).status_code == 404
+    assert get(other, "canned-response", shared.pk).json()["shared"] is True
+    assert get(other, "sla-policy", policy.pk).json()["priorities"] == ["urgent"]
+    row = get(other, "article", article.pk).json()
+    assert (row["title"], row["state"], row["visibility"]) == ("Refund rules", "draft", "internal")
+    category = get(client, "article-category", article.section.category_id).json()
+    assert category["sections"] == [{"id": article.section_id, "name": "Delivery", "position": 0}]
+    assert get(client, "survey-answer", answer.pk).json()["score"] == 5
+    assert get(client, "survey-answer", hidden.pk).status_code == 404
+    assert get(api_as("admin_user"), "survey-answer", hidden.pk).status_code == 200
+    for name in ("team", "canned-response", "sla-policy", "article", "article-category", "survey-answer"):
+        response = get(client, name, 999_999)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+        assert api_as("anonymous").get(reverse(f"api:{name}-detail", args=[1])).status_code == 401
+
+
+def test_an_article_is_found_whatever_the_lists_filters(api_as, make_article):
+    article = make_article("Where is my order?")
+    url = reverse("api:article-detail", args=[article.pk])
+    assert api_as("agent").get(url, {"state": "draft"}).json()["id"] == article.pk

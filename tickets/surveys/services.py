@@ -58,6 +58,13 @@ def _facts_stale(ticket_ids) -> None:
     facts_mark_stale(ticket_ids)
 
 
+def _webhooks_kick() -> None:
+    """survey.answered webhooks are dispatched from the answer's time (``webhooks.services``); sooner with this."""
+    from webhooks.services import webhooks_kick
+
+    webhooks_kick()
+
+
 def _rate_path(token: str) -> str:
     return reverse("portal:rate", args=[token])
 
@@ -79,4 +86,5 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> Survey:
     with transaction.atomic():
         survey.save(update_fields=["score", "comment", "answered_at"])
         _facts_stale([survey.ticket_id])
+        _webhooks_kick()
     return survey
