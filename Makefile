@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format vendor messages seed bench clean
+.PHONY: run test install lint format audit vendor messages seed bench clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -31,6 +31,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Known vulnerabilities of the production pins (PyPI's data; needs the network). `make test` runs the same check
+# (tests/test_dependency_audit.py), skipped with the reason where PyPI cannot answer.
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit --requirement requirements/base.txt --no-deps --disable-pip --progress-spinner off --strict
+
 # Front-end files come from the npm registry (versions in package-lock.json) and are committed
 # under static/vendor/, so a newcomer needs no Node.js. Run this to update them.
 vendor:
@@ -38,6 +43,8 @@ vendor:
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+	# The source map is not vendored: its reference would make collectstatic's manifest storage fail.
+	sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/*.js
 	mkdir -p tests/vendor
 	cp node_modules/axe-core/axe.min.js tests/vendor/axe.min.js
 

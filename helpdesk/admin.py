@@ -1,12 +1,28 @@
+import contextlib
+import json
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.sites import NotRegistered
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.shortcuts import redirect
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import two_factor, user_sessions
 from .branding import LOGO_MAX_BYTES, Branding, logo_type
 from .calendars import Calendar, Holiday, OpeningInterval, holidays_from_ical, holidays_import
 from .models import AuditEntry, Team, User
+from .two_factor import SecuritySettings
+
+# django-otp's own admin pages would show the users' secret keys: turning two-factor sign-in off for a user
+# (lost phone) is the users list's action instead.
+for _device_model in (TOTPDevice, StaticDevice):
+    with contextlib.suppress(NotRegistered):
+        admin.site.unregister(_device_model)
 
 
 @admin.register(User)
@@ -25,6 +41,31 @@ class UserAdmin(BaseUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "full_name", "role", "password1", "password2"]})]
     filter_horizontal = []
+    actions = ["turn_off_two_factor", "sign_out_everywhere"]
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), "two_factor"]
+
+    def get_queryset(self, request):
+        return two_factor.with_two_factor(super().get_queryset(request))
+
+    @admin.display(description=_("two-factor"), boolean=True, ordering="has_two_factor")
+    def two_factor(self, obj):
+        return getattr(obj, "has_two_factor", None)
+
+    @admin.action(description=_("Turn off two-factor sign-in (lost phone) and sign out"))
+    def turn_off_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.two_factor_reset(user=user, actor=request.user)
+        self.message_user(request, ngettext("Two-factor sign-in is off for %(count)d user.",
+                                            "Two-factor sign-in is off for %(count)d users.", len(queryset))
+                          % {"count": len(queryset)}, messages.SUCCESS)  # fmt: skip
+
+    @admin.action(description=_("Sign out of every session"))
+    def sign_out_everywhere(self, request, queryset):
+        ended = sum(user_sessions.user_sessions_end(user=user, actor=request.user) for user in queryset)
+        self.message_user(request, ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", ended)
+                          % {"count": ended}, messages.SUCCESS)  # fmt: skip
 
 
 @admin.register(Team)
@@ -82,14 +123,77 @@ class BrandingAdmin(admin.ModelAdmin):
         return redirect("admin:helpdesk_branding_change", branding.pk)
 
 
+@admin.register(SecuritySettings)
+class SecuritySettingsAdmin(admin.ModelAdmin):
+    """One set of sign-in rules: the list leads straight to it."""
+
+    fields = ["require_two_factor"]
+
+    def has_add_permission(self, request):
+        return False  # the list makes the one row (and every admin page is spared asking whether it exists)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        security = SecuritySettings.current()
+        if security._state.adding:
+            security.save()
+        return redirect("admin:helpdesk_securitysettings_change", security.pk)
+
+    def save_model(self, request, obj, form, change):
+        ended = two_factor.security_settings_save(actor=request.user, security=obj)
+        if ended:
+            self.message_user(request, ngettext("%(count)d session of users without two-factor sign-in ended.",
+                                                "%(count)d sessions of users without two-factor sign-in ended.",
+                                                ended) % {"count": ended})  # fmt: skip
+
+
+class AuditAreaFilter(admin.SimpleListFilter):
+    """Entries by what they are about (the part of the action before the dot)."""
+
+    title = _("area")
+    parameter_name = "area"
+    AREAS = {
+        "admin": _("Changes in the administration"),
+        "export": _("Data exports"),
+        "two_factor": _("Two-factor sign-in"),
+        "session": _("Sign-outs"),
+        "customer": _("Customers (erasure, merges, imports)"),
+        "api_token": _("API tokens"),
+        "password": _("Passwords"),
+    }
+
+    def lookups(self, request, model_admin):
+        return list(self.AREAS.items())
+
+    def queryset(self, request, queryset):
+        area = self.value()
+        if area == "export":
+            return queryset.filter(action__endswith=".export")
+        if area == "customer":
+            return queryset.filter(action__regex=r"^customers?\.").exclude(action__endswith=".export")
+        if area in self.AREAS:
+            return queryset.filter(action__startswith=f"{area}.")
+        return queryset
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: the log is written by the actions it records, never by hand."""
 
-    list_display = ["created_at", "actor", "action", "target"]
-    list_filter = ["action"]
-    search_fields = ["action", "target", "actor__email"]
+    list_display = ["created_at", "actor", "action", "target", "ip"]
+    list_filter = [AuditAreaFilter, "action", ("actor", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["actor"]
+    search_fields = ["action", "target", "actor__email", "ip"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ["created_at", "actor", "action", "target", "ip", "details_text"]
+    readonly_fields = fields
+
+    @admin.display(description=_("details"))
+    def details_text(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, ensure_ascii=False, default=str))
 
     def has_add_permission(self, request):
         return False

@@ -171,3 +171,5 @@ class Team(TimeStampedModel):
 from .audit import AuditEntry  # noqa: E402, F401  (models of this app, in files of their own)
 from .branding import Branding  # noqa: E402, F401
 from .calendars import Calendar, Holiday, OpeningInterval  # noqa: E402, F401
+from .two_factor import SecuritySettings  # noqa: E402, F401
+from .user_sessions import UserSession  # noqa: E402, F401

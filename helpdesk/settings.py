@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -18,11 +19,12 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+    SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="")
-    if not SECRET_KEY:
+    if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
@@ -30,7 +32,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "helpdesk.admin_site.HelpdeskAdminConfig",  # django.contrib.admin, every change in the audit log
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,16 +45,22 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "helpdesk",
     "customers",
     "tickets",
     "knowledge_base",
     "reports",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -63,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "helpdesk.middleware.AccountSecurityMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -135,6 +144,11 @@ CELERY_BEAT_SCHEDULE = {
     "report-facts-sweep": {"task": "reports.tasks.refresh_stale_facts_task", "schedule": 30.0},
     # Responses kept for the API's Idempotency-Key, once older than IDEMPOTENCY_KEY_HOURS.
     "idempotency-keys-purge": {"task": "api.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
+    # Webhooks (webhooks.services): new ticket events and survey answers become deliveries (also queued on
+    # commit); deliveries due (retries, lost tasks) are queued; the old delivery log is dropped.
+    "webhooks-dispatch": {"task": "webhooks.tasks.webhooks_dispatch_task", "schedule": 5.0},
+    "webhooks-queue-due": {"task": "webhooks.tasks.webhooks_queue_due_task", "schedule": 15.0},
+    "webhooks-purge": {"task": "webhooks.tasks.webhooks_purge_task", "schedule": 3600.0},
     # Last week's figures to the owners and admins from Monday 07:00 in the default calendar's time zone:
     # the task sends nothing before then, and once per week and person (see reports.services).
     "weekly-report-summary": {
@@ -174,6 +188,13 @@ AXES_RESET_ON_SUCCESS = True
 # throttling sees the real client address (see helpdesk/client_ip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.client_ip"
+# Two-factor sign-in (helpdesk/two_factor.py): the name authenticator apps show beside the account, and
+# 1 s, 2 s, 4 s, ... of wait after consecutive wrong codes. django-otp's OTPMiddleware is not used: the
+# sign-in itself asks for the code, so a signed-in session has passed it (docs/security.md).
+OTP_TOTP_ISSUER = env.str("HELPDESK_NAME", default="Help Desk")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Sessions and security ---------------------------------------------------------------------
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
@@ -189,6 +210,24 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp): scripts and styles from our own static files only,
+# no inline script or event handler, no style attribute. The one inline <style> (the portal's brand colour)
+# carries the request's nonce. The API docs (Swagger UI) need nothing more: their start-up script has a URL of its
+# own (api/urls.py). Tested in tests/test_hardening.py and, in Chromium, tests/test_csp_browser.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # data: for the favicon of includes/head.html
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 
 # --- Internationalization ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -305,7 +344,20 @@ LOGGING = {
 # Links to follow a request (in every email to the customer) work this many days; then the customer
 # can have a new one sent.
 PORTAL_LINK_DAYS = env.int("PORTAL_LINK_DAYS", default=30)
+# New requests through the portal form per hour from one client address, and for one email address; then the
+# form asks to wait. The load test (bench/load) raises them for its run: all its customers come from 127.0.0.1.
+PORTAL_REQUESTS_PER_HOUR_PER_IP = env.int("PORTAL_REQUESTS_PER_HOUR_PER_IP", default=10)
+PORTAL_REQUESTS_PER_HOUR_PER_EMAIL = env.int("PORTAL_REQUESTS_PER_HOUR_PER_EMAIL", default=5)
 
 # --- Satisfaction surveys ------------------------------------------------------------------------
 # A customer is asked how likely they recommend us (NPS) at most once in this many days.
 NPS_INTERVAL_DAYS = env.int("NPS_INTERVAL_DAYS", default=90)
+
+# --- Webhooks (the webhooks app; docs/api.md, "Webhooks") ------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)  # to connect, and to each read
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)  # over about 18 hours (see the docs)
+# A webhook whose every attempt failed for this many days is disabled, and the owners and admins emailed.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
+WEBHOOK_LOG_DAYS = env.int("WEBHOOK_LOG_DAYS", default=30)  # the delivery log is kept this long
+# How long the dispatcher waits for a ticket event whose id was taken by a transaction not yet committed.
+WEBHOOK_DISPATCH_GAP_SECONDS = env.int("WEBHOOK_DISPATCH_GAP_SECONDS", default=3600)

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from .account_views import security_context
 from .forms import AccountForm
 
 
@@ -18,7 +19,8 @@ def account_view(request):
         return redirect("account")
     # Away by their own choice, or outside the shift an admin gave them (automatic assignment skips both).
     outside_shift = request.user.available and not request.user.is_on_shift()
-    context = {"form": form, "outside_shift": outside_shift, **_api_tokens_context(request)}
+    context = {"form": form, "outside_shift": outside_shift, **_api_tokens_context(request),
+               **security_context(request)}  # fmt: skip
     return render(request, "account.html", context, status=400 if form.errors else 200)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import TimeStampedModel
+from helpdesk.uploads import random_upload_name
 
 
 class Category(TimeStampedModel):
@@ -142,13 +143,18 @@ class Deflection(models.Model):
         return f"{self.article_id} {'asked anyway' if self.asked_anyway else 'answered'}"
 
 
+def article_file_upload_to(instance, filename):
+    """A random stored name: the name the file was uploaded with is kept in ``filename`` only."""
+    return random_upload_name("kb", filename)
+
+
 class ArticleFile(models.Model):
     """An image or file of an article, put in its text as ``![description](url)`` or ``[name](url)``."""
 
     INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}  # shown in the page; others download
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="files")
-    file = models.FileField(upload_to="kb/%Y/%m/")
+    file = models.FileField(upload_to=article_file_upload_to)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=150)
     size = models.PositiveIntegerField(default=0)

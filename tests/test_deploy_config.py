@@ -279,6 +279,14 @@ def test_check_deploy_passes_with_env_example():
     env["SECRET_KEY"] = random_secret_key()
     result = run_manage_py("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, f"manage.py check --deploy failed:\n{result.stdout}\n{result.stderr}"
+    assert "System check identified no issues (0 silenced)." in result.stdout, result.stdout + result.stderr
+
+
+def test_app_refuses_the_development_secret_key_in_production():
+    env = {**manage_py_env(), "SECRET_KEY": "dev-only-insecure-key-do-not-use-in-production"}
+    result = run_manage_py("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
 
 
 def test_app_refuses_to_start_while_secret_key_is_the_placeholder():
@@ -332,3 +340,15 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
     patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
     assert {".env", ".git", ".venv", "var", "node_modules"} <= patterns
     assert not any(pattern.startswith("static") for pattern in patterns), "static/ is needed by collectstatic"
+
+
+def test_collectstatic_with_the_production_storage_finds_every_referenced_file(settings, tmp_path):
+    """The image runs collectstatic with the manifest storage, which fails on a file that names a missing one
+    (a vendored script's source map did)."""
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}}  # fmt: skip
+    call_command("collectstatic", "--noinput", verbosity=0)
+    assert (tmp_path / "static" / "staticfiles.json").exists()
