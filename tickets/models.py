@@ -4,9 +4,6 @@ Writes go through ``tickets.services``; reads that depend on who is asking go th
 ``tickets.selectors``.
 """
 
-import os
-import secrets
-
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -18,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import Team, TimeStampedModel
+from helpdesk.uploads import random_upload_name
 
 
 class Queue(TimeStampedModel):
@@ -156,6 +154,10 @@ class Ticket(models.Model):
     # Set on a new ticket whose customer is owed an acknowledgement, cleared once it was sent or refused
     # (bouncing, blocked, too many): a sweep sends those whose task was lost (tickets.mail.outbound).
     acknowledgement_due = models.BooleanField(default=False, db_default=False)
+    # The one-time id of the portal form that opened the ticket (a hidden field): the same form sent again (the
+    # customer reloads after an error page or a lost answer, or clicks twice) lands here instead of opening a
+    # second ticket. Unique in the database, so two sends at once cannot both store it (tickets.portal.services).
+    portal_submission = models.UUIDField(null=True, blank=True, editable=False, unique=True)
     # When the status last changed (time-based automations count from it); empty: never, since creation.
     status_changed_at = models.DateTimeField(null=True, blank=True, db_default=None)
 
@@ -307,9 +309,7 @@ class Message(models.Model):
 
 def attachment_upload_to(instance, filename):
     """A random stored name: the customer's file name is kept in ``filename`` only."""
-    ext = os.path.splitext(filename)[1].lower()[:10]
-    now = timezone.now()
-    return f"attachments/{now:%Y/%m}/{secrets.token_urlsafe(24)}{ext}"
+    return random_upload_name("attachments", filename)
 
 
 class Attachment(models.Model):

@@ -16,6 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from psycopg.errors import QueryCanceled
 
+from customers.models import Customer
 from helpdesk.models import User
 
 from .models import Attachment, Message, Queue, Ticket, TicketEvent
@@ -27,6 +28,15 @@ def portal_queues() -> list[Queue]:
     """The topics of the portal's request form: the queues put on the portal, else the first queue."""
     queues = list(Queue.objects.filter(on_portal=True).order_by("name"))
     return queues or list(Queue.objects.order_by("pk")[:1])
+
+
+def portal_submission_ticket(*, submission, email: str) -> Ticket | None:
+    """The ticket a portal form with this one-time id already opened for this address, if any (a form sent
+    again). Another address's ticket is never returned: the id alone does not open someone else's request."""
+    if submission is None:
+        return None
+    return (Ticket.objects.filter(portal_submission=submission, customer__in=Customer.objects.with_email(email))
+            .select_related("customer").first())  # fmt: skip
 
 
 def portal_tickets_of(customer) -> QuerySet[Ticket]:

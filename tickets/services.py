@@ -4,6 +4,7 @@ Each service is atomic, locks the ticket row for read-modify-write, writes its `
 the same transaction, and schedules Celery work only on commit.
 """
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -39,7 +40,11 @@ def _locked(ticket: Ticket) -> Ticket:
 
 
 def _new_event(ticket, kind, *, actor=None, customer=None, field="", old="", new="", message=None, when=None):
-    """An audit-trail row, not yet saved (``_add_message`` writes it with the message's own, in one INSERT)."""
+    """An audit-trail row, not yet saved (``_add_message`` writes it with the message's own, in one INSERT).
+    Webhooks are dispatched from these rows (``webhooks.services``); the kick only makes it happen sooner."""
+    from webhooks.services import webhooks_kick
+
+    webhooks_kick()
     return TicketEvent(
         ticket=ticket,
         kind=kind,
@@ -302,6 +307,7 @@ class NewTicket:
     attachments: Sequence = ()
     follow_up_of: Ticket | None = None
     email: EmailDetails | None = None
+    portal_submission: uuid.UUID | None = None
 
 
 def ticket_create(
@@ -319,17 +325,20 @@ def ticket_create(
     attachments: Sequence = (),
     follow_up_of: Ticket | None = None,
     email: EmailDetails | None = None,
+    portal_submission: uuid.UUID | None = None,
 ) -> Ticket:
     """Open a ticket. The one path for every channel: portal, email, agent UI, API, chat.
 
     ``created_by`` is the agent who opened it on the customer's behalf (phone, walk-in, outbound
     email); such tickets get no acknowledgement and, per METRICS.md, no first response time.
     ``email``: the ticket comes from an inbound email (its body, Message-ID and Cc).
+    ``portal_submission``: the portal form's one-time id, unique (``tickets.portal.services``).
     """
     return tickets_create([NewTicket(customer=customer, subject=subject, body=body, channel=channel, queue=queue,
                                      priority=priority, body_is_html=body_is_html, created_by=created_by,
                                      assignee=assignee, tags=tags, attachments=attachments,
-                                     follow_up_of=follow_up_of, email=email)])[0]  # fmt: skip
+                                     follow_up_of=follow_up_of, email=email,
+                                     portal_submission=portal_submission)])[0]  # fmt: skip
 
 
 @transaction.atomic
@@ -350,6 +359,7 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
             created_by=draft.created_by,
             assignee=draft.assignee,
             follow_up_of=draft.follow_up_of,
+            portal_submission=draft.portal_submission,
             created_at=now,
             updated_at=now,
             # the first message's counters and words go in with the ticket: no UPDATE after the message

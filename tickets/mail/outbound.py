@@ -6,13 +6,16 @@ Every email goes from the address of the ticket's queue's mailbox, carries a sig
 so that mail clients thread it and the customer's answer comes back to the same ticket.
 """
 
+import contextlib
+import logging
+import time
 from datetime import timedelta
 from email.utils import formataddr
-from smtplib import SMTPException
+from smtplib import SMTPDataError, SMTPException, SMTPRecipientsRefused, SMTPSenderRefused
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone, translation
 
@@ -26,8 +29,79 @@ from .models import BlockedSender, Mailbox
 # Automatic emails (acknowledgements) to one address in an hour, at most: a mail loop or a flood of
 # requests from one sender cannot make us send more.
 AUTOMATIC_PER_ADDRESS_PER_HOUR = 5
-# Send errors worth trying again (the server was down, refused for now, the network failed).
+# Send errors: worth trying again (the server was down, refused for now, the network failed) unless
+# ``permanent_refusal`` says the server refused the email for good.
 TRANSIENT_ERRORS = (SMTPException, OSError)
+# An email the SMTP server took while the database went away before it was recorded as sent is recorded once
+# the database is back, if within this long; not sent again by the task's retry.
+RECORD_SENT_WITHIN = timedelta(minutes=2)
+
+logger = logging.getLogger(__name__)
+
+
+def permanent_refusal(error: Exception) -> bool:
+    """Whether the SMTP server refused the email for good (a 5xx answer to the recipients, the sender or the
+    message: no such mailbox, message refused), so that sending it again as it is cannot help. Anything else
+    is tried again: 4xx answers ("try again later"), the server down or gone mid-way, the network, and a
+    refused login (the admins' to fix, not the email's fault)."""
+    if isinstance(error, SMTPRecipientsRefused):
+        codes = [code for code, _text in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, SMTPSenderRefused | SMTPDataError):
+        return 500 <= error.smtp_code < 600
+    return False
+
+
+def _error_text(error: Exception) -> str:
+    """A send error as agents read it on the message: the SMTP server's answer, else the error."""
+    if isinstance(error, SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {_answer(*reply)}" for address, reply in error.recipients.items())[:2000]
+    if isinstance(error, SMTPSenderRefused | SMTPDataError):
+        return _answer(error.smtp_code, error.smtp_error)[:2000]
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def _answer(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+
+
+class _Sent:
+    """How to record that the email went out, set by the sender once the SMTP server took it."""
+
+    record = None
+
+
+@contextlib.contextmanager
+def _recorded_once_sent():
+    """Around a transaction that sends an email and records it as sent. If the database goes away after the
+    SMTP server took the email (the record's UPDATE or the COMMIT fails), record it once the database is back
+    rather than raise: the task's retry would send it a second time. Gives up (raises) after
+    RECORD_SENT_WITHIN; then the retry may send it again, the only way not to lose it."""
+    sent = _Sent()
+    try:
+        yield sent
+    except (OperationalError, InterfaceError):
+        if sent.record is None or connection.in_atomic_block:
+            raise
+        logger.warning("An email was sent but the database went away before it was recorded; recording it "
+                       "once the database is back")  # fmt: skip
+        _when_the_database_is_back(sent.record)
+
+
+def _when_the_database_is_back(record) -> None:
+    deadline = time.monotonic() + RECORD_SENT_WITHIN.total_seconds()
+    pause = 0.25
+    while True:
+        with contextlib.suppress(DatabaseError):
+            connection.close()  # the broken connection: the next query opens a new one
+        try:
+            record()
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def mailbox_of(ticket: Ticket) -> Mailbox | None:
@@ -85,20 +159,25 @@ def new_reply_message_id(ticket: Ticket) -> str:
     return make_message_id(ticket.pk, _domain(mailbox_of(ticket)))
 
 
-def _send_recorded(message: Message, email: dict) -> Exception | None:
+def _send_recorded(message: Message, email: dict, sent: _Sent, *, final_refusal: bool = True) -> Exception | None:
     """Send ``send_email(**email)`` for the locked ``message`` and record the outcome on it (attempts,
-    status, error, sent time); returns the transient error the caller raises for its task to retry."""
+    status, error, sent time); returns the error the caller raises for its task to retry. With
+    ``final_refusal`` a permanent refusal is only recorded: the message shows it failed, and the agent may
+    try again."""
     message.delivery_attempts += 1
     failure = None
     try:
         send_email(**email)
-    except TRANSIENT_ERRORS as error:  # recorded on the message, then raised for the task to retry
-        failure = error
-        message.delivery_status = DeliveryStatus.FAILED
-        message.delivery_error = f"{type(error).__name__}: {error}"[:2000]
+    except TRANSIENT_ERRORS as error:
+        message.delivery_status, message.delivery_error = DeliveryStatus.FAILED, _error_text(error)
+        if not (final_refusal and permanent_refusal(error)):
+            failure = error  # recorded on the message, then raised for the task to retry
     else:
         message.delivery_status, message.delivery_error = DeliveryStatus.SENT, ""
         message.sent_at = timezone.now()
+        sent.record = lambda: Message.objects.filter(pk=message.pk).update(
+            delivery_status=DeliveryStatus.SENT, delivery_error="", delivery_attempts=message.delivery_attempts,
+            sent_at=message.sent_at)  # fmt: skip
     message.save(update_fields=["delivery_status", "delivery_error", "delivery_attempts", "sent_at"])
     return failure
 
@@ -106,8 +185,10 @@ def _send_recorded(message: Message, email: dict) -> Exception | None:
 def reply_send(*, message_id: int) -> bool:
     """Email one public reply to the customer (and the copied addresses). Sends at most once: the row is
     locked while sending and marked sent in the same transaction. Returns True if sent now; raises a
-    transient error (after recording it on the message) for the task to try again."""
-    with transaction.atomic():
+    transient error (after recording it on the message) for the task to try again; a permanent refusal is
+    recorded on the message, not raised."""
+    failure = None
+    with _recorded_once_sent() as sent, transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
             .select_related("ticket__customer", "ticket__queue", "author_user")
@@ -138,10 +219,11 @@ def reply_send(*, message_id: int) -> bool:
                 "attachments": [(a.filename, a.file.read(), a.content_type) for a in message.attachments.all()],
                 "language": ticket.customer.language,
             },
+            sent,
         )
     if failure is not None:
         raise failure
-    return True
+    return message.delivery_status == DeliveryStatus.SENT
 
 
 def reply_retry(*, message: Message) -> None:
@@ -187,8 +269,9 @@ def _queue_template(source: str, context: dict) -> str | None:
 
 def acknowledgement_send(*, ticket_id: int) -> bool:
     """Tell the customer their request arrived: at most once per ticket, never to a bouncing or blocked
-    address, and at most AUTOMATIC_PER_ADDRESS_PER_HOUR an hour to one address. True if sent now."""
-    with transaction.atomic():
+    address, and at most AUTOMATIC_PER_ADDRESS_PER_HOUR an hour to one address. True if sent now. Raises a
+    transient send error for the task to try again; a permanent refusal is noted on the ticket instead."""
+    with _recorded_once_sent() as sent, transaction.atomic():
         ticket = (Ticket.objects.select_for_update(of=("self",)).select_related("customer", "queue")
                   .get(pk=ticket_id))  # fmt: skip
         if ticket.acknowledged_at is not None or ticket.created_by_id is not None:
@@ -202,20 +285,30 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
         context = {"ticket": ticket, "customer": ticket.customer, "ticket_url": follow_url(ticket)}
         body = _queue_template(ticket.queue.acknowledgement_body, context)
         subject = _queue_template(ticket.queue.acknowledgement_subject, context)
-        send_email(
-            name="ticket_acknowledgement",
-            to=[ticket.customer.email],
-            context={**context, "custom_body": body, "custom_source": ticket.queue.acknowledgement_body,
-                     "follow_url": context["ticket_url"]},
-            subject=with_reference(subject, ticket) if subject else None,
-            from_email=_sender(mailbox),
-            reply_to=_reply_to(ticket, mailbox),
-            message_id=make_message_id(ticket.pk, _domain(mailbox)),
-            headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All",
-                     **_thread_headers([first.email_message_id] if first and first.email_message_id else [])},
-            language=ticket.customer.language,
-        )  # fmt: skip
-        ticket.acknowledged_at, ticket.acknowledgement_due = timezone.now(), False
+        try:
+            send_email(
+                name="ticket_acknowledgement",
+                to=[ticket.customer.email],
+                context={**context, "custom_body": body, "custom_source": ticket.queue.acknowledgement_body,
+                         "follow_url": context["ticket_url"]},
+                subject=with_reference(subject, ticket) if subject else None,
+                from_email=_sender(mailbox),
+                reply_to=_reply_to(ticket, mailbox),
+                message_id=make_message_id(ticket.pk, _domain(mailbox)),
+                headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All",
+                         **_thread_headers([first.email_message_id] if first and first.email_message_id else [])},
+                language=ticket.customer.language,
+            )  # fmt: skip
+        except TRANSIENT_ERRORS as error:
+            if not permanent_refusal(error):
+                raise
+            _acknowledgement_refused(ticket, error)
+            return False
+        now = timezone.now()
+        sent.record = lambda: Ticket.objects.filter(pk=ticket_id, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledgement_due=False
+        )
+        ticket.acknowledged_at, ticket.acknowledgement_due = now, False
         ticket.save(update_fields=["acknowledged_at", "acknowledgement_due"])
     return True
 
@@ -224,6 +317,20 @@ def _acknowledgement_done(ticket: Ticket) -> None:
     if ticket.acknowledgement_due:
         ticket.acknowledgement_due = False
         ticket.save(update_fields=["acknowledgement_due"])
+
+
+def _acknowledgement_refused(ticket: Ticket, error: Exception) -> None:
+    """The SMTP server refused the acknowledgement for good: not tried again (neither by the task nor by the
+    sweep), and said in a note on the ticket, where the agents see it."""
+    from django.utils.translation import gettext as _
+
+    from ..services import ticket_add_note
+
+    _acknowledgement_done(ticket)
+    if ticket.merged_into_id is None:
+        text = _("The confirmation of this request could not be emailed to %(email)s: %(error)s") % {
+            "email": ticket.customer.email, "error": _error_text(error)}  # fmt: skip
+        ticket_add_note(ticket=ticket, author=None, body=text)
 
 
 # --- the sweep: email whose task was lost ------------------------------------------------------
@@ -346,10 +453,11 @@ def template_email_preview(*, ticket: Ticket, name: str) -> str:
 def template_email_send(*, message_id: int, template_id: int | None) -> bool:
     """Email a rule's automatic message to the customer, at most once (the row is locked while sending and
     marked sent in the same transaction); the subject is the template's. Not sent if the address was blocked
-    or went over the limit meanwhile. True if sent now; raises a transient error for the task to retry."""
+    or went over the limit meanwhile. True if sent now; raises a send error for the task to retry."""
     from ..rules.models import EmailTemplate
 
-    with transaction.atomic():
+    failure = None
+    with _recorded_once_sent() as sent, transaction.atomic():
         message = (Message.objects.select_for_update(of=("self",)).select_related("ticket__customer", "ticket__queue")
                    .filter(pk=message_id).first())  # fmt: skip
         if (
@@ -390,7 +498,9 @@ def template_email_send(*, message_id: int, template_id: int | None) -> bool:
                 },
                 "language": ticket.customer.language,
             },
+            sent,
+            final_refusal=False,  # its page says a rule's email is tried again (the task's retries are bounded)
         )
     if failure is not None:
         raise failure
-    return True
+    return message.delivery_status == DeliveryStatus.SENT

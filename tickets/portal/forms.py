@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +35,9 @@ class PortalRequestForm(forms.Form):
                                     help_text=_("Screenshots, photos or receipts help us help you."))  # fmt: skip
     # A honeypot: hidden from people (and screen readers), filled in by bots that fill in every field.
     website = forms.CharField(required=False, max_length=200)
+    # The form's one-time id, new each time the form opens: the same form sent again (a reload after an error
+    # page or a lost answer, a double click) lands on the request it opened first (tickets.portal.services).
+    submission = forms.CharField(required=False, widget=forms.HiddenInput, initial=uuid.uuid4)
 
     def __init__(self, *args, queues, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,6 +46,12 @@ class PortalRequestForm(forms.Form):
             self.fields["queue"].queryset = Queue.objects.filter(pk__in=[q.pk for q in self.queues]).order_by("name")
         else:
             del self.fields["queue"]
+
+    def clean_submission(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.cleaned_data["submission"])
+        except ValueError:  # missing or mangled: the request is still sent, only without the guard
+            return None
 
     @property
     def is_bot(self) -> bool:

@@ -1,6 +1,7 @@
 """The customers' side: the request form, and the request page they reach from the link in our emails (the
 public conversation and a reply box). No account: the signed link is the key (``tickets.portal.links``)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, Http404
@@ -12,7 +13,6 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.models import Customer
-from customers.services import customer_get_or_create
 from helpdesk.client_ip import client_ip
 from helpdesk.emails import send_email
 from helpdesk.errors import ValidationError
@@ -26,10 +26,11 @@ from ..surveys.services import survey_answer
 from . import sign_in as portal_sign_in
 from .forms import PortalReplyForm, PortalRequestForm, SignInForm
 from .links import LinkExpired, follow_token, follow_url, ticket_for_token
+from .services import portal_request_create
 
 PUBLIC_KINDS = (Message.Kind.CUSTOMER, Message.Kind.REPLY)
-REQUESTS_PER_HOUR_PER_IP = 10
-REQUESTS_PER_HOUR_PER_EMAIL = 5
+REQUESTS_PER_HOUR_PER_IP = settings.PORTAL_REQUESTS_PER_HOUR_PER_IP
+REQUESTS_PER_HOUR_PER_EMAIL = settings.PORTAL_REQUESTS_PER_HOUR_PER_EMAIL
 SIGN_IN_LINKS_PER_HOUR_PER_IP = 10
 SIGN_IN_LINKS_PER_HOUR_PER_EMAIL = 3
 REPLIES_PER_HOUR = 30  # per address: enough for a conversation, not for a flood
@@ -171,28 +172,32 @@ def request_new_view(request):
         data = form.cleaned_data
         if form.is_bot:
             return render(request, "portal/request_sent.html")  # looks like success; nothing is kept
+        sent = selectors.portal_submission_ticket(submission=data["submission"], email=data["email"])
+        if sent is not None:  # the same form again (a reload after an error page or a lost answer): not counted
+            return _request_sent(request, sent)
         if not _hourly_limits(request, "request", data["email"], per_ip=REQUESTS_PER_HOUR_PER_IP,
                               per_email=REQUESTS_PER_HOUR_PER_EMAIL):  # fmt: skip
             form.add_error(None, _("We received many requests from you in a short time. Please wait a little and "
                                    "send this one again."))  # fmt: skip
         else:
             try:
-                with transaction.atomic():  # a refused file leaves no customer behind either
-                    customer = customer_get_or_create(
-                        email=data["email"], name=data["name"], language=translation.get_language()
-                    )
-                    ticket = services.ticket_create(customer=customer, subject=data["subject"], body=data["body"],
-                                                    channel=Ticket.Channel.PORTAL, queue=form.chosen_queue,
-                                                    attachments=data["attachments"])  # fmt: skip
+                ticket = portal_request_create(
+                    email=data["email"], name=data["name"], language=translation.get_language(),
+                    subject=data["subject"], body=data["body"], queue=form.chosen_queue,
+                    attachments=data["attachments"], submission=data["submission"],
+                )  # fmt: skip
             except ValidationError as error:
                 form.add_error(None, error)
             else:
                 deflection_asked_anyway(request=request)
-                messages.success(request, _("Thank you! We got your request %(reference)s and sent a confirmation "
-                                            "to %(email)s.") % {"reference": ticket.reference,
-                                                                "email": customer.email})  # fmt: skip
-                return redirect("portal:request", token=follow_token(ticket))
+                return _request_sent(request, ticket)
     return render(request, "portal/request_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _request_sent(request, ticket: Ticket):
+    messages.success(request, _("Thank you! We got your request %(reference)s and sent a confirmation to "
+                                "%(email)s.") % {"reference": ticket.reference, "email": ticket.customer.email})  # fmt: skip
+    return redirect("portal:request", token=follow_token(ticket))
 
 
 # --- signing in (optional) ---------------------------------------------------------------------
