@@ -62,13 +62,16 @@ def _peek(raw: bytes) -> tuple[str, str, str, list[str]]:
         headers = BytesHeaderParser(policy=compat32).parsebytes(raw[: end.end()] if end else raw)
     except Exception:
         return "", "", "", []
-    found = _MESSAGE_ID.search(str(headers.get("Message-ID", "")))
+
+    def header(name: str) -> str:  # without NUL characters, which Postgres refuses in text
+        return str(headers.get(name, "")).replace("\x00", "")
+
+    found = _MESSAGE_ID.search(header("Message-ID"))
     recipients = []
     for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc"):
         for value in headers.get_all(name, []):
             recipients += re.findall(r"[\w.+'-]+@[\w.-]+", str(value))
-    return (found.group(1) if found else "", str(headers.get("From", ""))[:255],
-            str(headers.get("Subject", ""))[:255], recipients)  # fmt: skip
+    return (found.group(1) if found else "", header("From")[:255], header("Subject")[:255], recipients)
 
 
 def mailbox_for(addresses: list[str]) -> Mailbox | None:

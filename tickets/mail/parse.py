@@ -16,6 +16,7 @@ import mimetypes
 import quopri
 import re
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.generator import BytesGenerator
@@ -1039,7 +1040,7 @@ def _build(message: Message, walk: _Walk) -> ParsedEmail:
     bounce = _find_bounce(message, walk, sender, subject, text)
     is_report = _read_part(message).content_type == "multipart/report"
     date = _date(message, walk)  # before the defects are summarized: it may add one
-    return ParsedEmail(
+    parsed = ParsedEmail(
         message_id=_message_id(message),
         in_reply_to=tuple(_message_ids(" ".join(_headers(message, "in-reply-to")))),
         references=tuple(_message_ids(" ".join(_headers(message, "references")))),
@@ -1058,6 +1059,39 @@ def _build(message: Message, walk: _Walk) -> ParsedEmail:
         bounce=bounce,
         defects=_summarize(walk.defects),
     )
+    return _without_nul(parsed)
+
+
+def _without_nul(email: ParsedEmail) -> ParsedEmail:
+    """NUL characters (U+0000) replaced by U+FFFD in every text of the result (not in attachments' bytes). They
+    are not text (broken mail has them: UTF-16 read as another charset, a C string's end), and Postgres refuses
+    them in a text column: kept, they would make the message impossible to put on a ticket."""
+    if not any("\x00" in text for text in _texts(email)):
+        return email
+
+    def clean(value):
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, tuple):
+            return tuple(clean(item) for item in value)
+        if isinstance(value, Address | Bounce | ParsedAttachment | ParsedEmail):
+            return replace(value, **{f.name: clean(getattr(value, f.name)) for f in dataclass_fields(value)})
+        return value
+
+    cleaned = clean(email)
+    return replace(cleaned, defects=_summarize([*cleaned.defects, "NUL characters replaced"]))
+
+
+def _texts(value):
+    """Every str in a parse result, however deep."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, Address | Bounce | ParsedAttachment | ParsedEmail):
+        for f in dataclass_fields(value):
+            yield from _texts(getattr(value, f.name))
 
 
 def _mark_inline(attachments: list[ParsedAttachment], html: str) -> tuple[ParsedAttachment, ...]:
