@@ -141,6 +141,35 @@ class StaleFact(models.Model):
         return f"#{self.ticket_id} stale ({self.version})"
 
 
+class Xid8Field(models.BigIntegerField):
+    """A PostgreSQL ``xid8`` (a transaction id that never wraps around), set by the database."""
+
+    def db_type(self, connection):
+        return "xid8"
+
+
+class FactChange(models.Model):
+    """The change feed of the report facts, for the in-memory engine (``reports.engine``): one row per
+    ticket whose fact rows (any of the four tables) a transaction inserted, updated, deleted or truncated,
+    written by triggers on the fact tables in that same transaction (migration 0003), so no writer, ORM or
+    raw SQL, can bypass it. ``xid`` is the writing transaction: a reader that remembers the snapshot its
+    data came from reads exactly the changes that snapshot did not see, however late they commit.
+    ``ticket_id`` -1: the fact tables were truncated. Rows older than a day are pruned by the beat sweep
+    (``reports.services.fact_changes_prune``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    ticket_id = models.BigIntegerField()
+    xid = Xid8Field()
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["xid", "ticket_id"], name="factchange_once")]
+        indexes = [models.Index(fields=["changed_at"], name="factchange_changed_at")]
+
+    def __str__(self):
+        return f"#{self.ticket_id} changed by {self.xid}"
+
+
 class WeeklySummary(models.Model):
     """The weekly summary email of one week, sent to one owner or admin: recorded in the transaction that
     sends it, so the task, retried or run twice, sends it once (``reports.services.weekly_summaries_send``)."""

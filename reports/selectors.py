@@ -11,6 +11,10 @@ FRT. Team and organization are read through the queue and the customer (as they 
 
 Durations are in seconds, percentages from 0 to 100 (None when there is nothing to divide by); medians and
 the 90th percentile interpolate as Postgres ``percentile_cont``, which computes them.
+
+These SQL selectors are the reference: the dashboard page, its figures' CSV and the API read the same values
+from the in-memory engine (``reports.engine``; ``dashboard_figures`` and ``dashboard`` go through it), and
+tests/test_report_engine.py holds the two equal.
 """
 
 from dataclasses import dataclass
@@ -167,8 +171,17 @@ def _backlog_at(instant: datetime) -> Q:
 
 
 def dashboard_figures(*, period: Period, filters: ReportFilters = NO_FILTERS, now: datetime | None = None) -> dict:
+    """Every headline figure for the period and the one before it (``dashboard_figures_sql``), computed by the
+    in-memory engine (``reports.engine``) over the facts as they are now: the same dict, in milliseconds."""
+    from . import engine
+
+    return engine.dashboard_figures(period=period, filters=filters, now=now)
+
+
+def dashboard_figures_sql(*, period: Period, filters: ReportFilters = NO_FILTERS, now: datetime | None = None) -> dict:
     """Every headline figure for the period and the one before it: ``{"current": {...}, "previous": {...}}``
-    with the same keys (five queries, whatever the number of tickets).
+    with the same keys (five queries, whatever the number of tickets). The reference that the engine's
+    ``dashboard_figures`` equals (tests/test_report_engine.py).
 
     Keys: created, resolved, reopened, reopen_rate; frt_count, frt_mean/median/p90 and
     frt_business_mean/median/p90; the same for resolution_; csat_/nps_/ces_ answers, sent, sent_answered,
@@ -537,22 +550,28 @@ def report_agents(user):
 def dashboard(*, period: Period, filters: ReportFilters = NO_FILTERS, business: bool = True,
               now: datetime | None = None) -> dict:  # fmt: skip
     """Everything the dashboard page shows, in a fixed number of queries whatever the number of tickets:
-    headline figures, the series of the charts, the heat map and the four tables with their keys' names."""
+    headline figures, the series of the charts, the heat map and the four tables with their keys' names.
+    The headline figures, the series, the heat map and the tables come from the in-memory engine
+    (``reports.engine``, brought up to date once for all of them), equal to the SQL selectors of the same
+    names."""
+    from . import engine
+
     now = now or timezone.now()
-    tables = {dimension: breakdown(dimension=dimension, period=period, filters=filters, now=now)
-              for dimension in DIMENSIONS}  # fmt: skip
-    return {
-        "figures": dashboard_figures(period=period, filters=filters, now=now),
-        "volume": volume_per_day(period=period, filters=filters),
-        "backlog": backlog_per_day(period=period, filters=filters, now=now),
-        "times": times_per_week(period=period, filters=filters),
-        "surveys": surveys_per_week(period=period, filters=filters),
-        "frt_distribution": frt_distribution(period=period, filters=filters, business=business),
-        "channels": created_by_channel(period=period, filters=filters),
-        "heatmap": created_heatmap(period=period, filters=filters),
-        "tables": tables,
-        "names": key_names(tables),
-    }
+    with engine.engine().current() as facts:
+        tables = {dimension: facts.breakdown(dimension=dimension, period=period, filters=filters, now=now)
+                  for dimension in DIMENSIONS}  # fmt: skip
+        return {
+            "figures": facts.headline_figures(period=period, filters=filters, now=now),
+            "volume": facts.volume_per_day(period=period, filters=filters),
+            "backlog": facts.backlog_per_day(period=period, filters=filters, now=now),
+            "times": facts.times_per_week(period=period, filters=filters),
+            "surveys": facts.surveys_per_week(period=period, filters=filters),
+            "frt_distribution": facts.frt_distribution(period=period, filters=filters, business=business),
+            "channels": facts.created_by_channel(period=period, filters=filters),
+            "heatmap": facts.created_heatmap(period=period, filters=filters),
+            "tables": tables,
+            "names": key_names(tables),
+        }
 
 
 def key_names(tables: dict[str, list[dict]]) -> dict[str, dict]:

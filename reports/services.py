@@ -7,6 +7,9 @@
   whatever is marked, so the figures lag a change by half a minute at most and nothing is lost when Redis or
   the workers are down. ``refresh_facts_task`` refreshes given tickets now (idempotent).
 - ``facts_rebuild`` / ``facts_verify``: every ticket, in batches (``manage.py reports_facts``).
+- Every write to the fact tables, from here or anywhere, is recorded in the change feed (``FactChange``) by
+  database triggers in the same transaction, for the in-memory engine (``reports.engine``);
+  ``fact_changes_prune`` (the beat sweep) deletes what is older than a day.
 
 Refreshes hold one transaction-level advisory lock while they write, so two of them never write the same
 ticket's rows at once; each batch is short.
@@ -20,11 +23,12 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from tickets.models import Ticket
 
 from .facts import FACT_FIELDS, SLA_FIELDS, SPAN_FIELDS, SURVEY_FIELDS, Calendars, Facts, facts_compute
-from .models import SLAFact, SpanFact, StaleFact, SurveyFact, TicketFact
+from .models import FactChange, SLAFact, SpanFact, StaleFact, SurveyFact, TicketFact
 
 BATCH = 2000
 _LOCK_KEY = 0x5E_F0_8A_C7  # the advisory lock of fact writes
@@ -102,6 +106,14 @@ def facts_refresh_stale(*, ticket_ids: Iterable[int] | None = None, limit: int =
         done += facts_refresh(batch)
         after = batch[-1]
     return done
+
+
+def fact_changes_prune(*, keep: timedelta = timedelta(days=1)) -> int:
+    """Delete the rows of the facts' change feed (``FactChange``) older than ``keep``; returns how many. The
+    engine (``reports.engine``) reads the feed on every use and loads everything again after an hour unused,
+    so a day is ample."""
+    deleted, _by_model = FactChange.objects.filter(changed_at__lt=timezone.now() - keep).delete()
+    return deleted
 
 
 def _ticket_id_batches(batch: int) -> Iterable[list[int]]:
@@ -203,7 +215,7 @@ def weekly_summaries_send(*, now=None) -> int:
 
     from .display import headline_rows, period_text
     from .models import WeeklySummary
-    from .selectors import dashboard_figures, last_week
+    from .selectors import dashboard_figures_sql, last_week
 
     now = now or timezone.now()
     calendar = Calendar.default()
@@ -219,7 +231,8 @@ def weekly_summaries_send(*, now=None) -> int:
     )
     if not recipients:
         return 0
-    figures = dashboard_figures(period=period, now=now)
+    # in SQL: once a week does not justify loading the facts into a worker's memory (reports.engine)
+    figures = dashboard_figures_sql(period=period, now=now)
     url = f"{settings.SITE_URL}{reverse('reports:dashboard')}?period=custom&start={period.start}" \
           f"&end={period.end - timedelta(days=1)}&tz={period.time_zone}"  # fmt: skip
     sent = 0

@@ -14,10 +14,13 @@ def refresh_facts_task(*ticket_ids: int) -> int:
 
 @shared_task
 def refresh_stale_facts_task() -> int:
-    """Every 30 seconds (beat): refresh the facts of the tickets the services marked stale."""
-    from .services import facts_refresh_stale
+    """Every 30 seconds (beat): refresh the facts of the tickets the services marked stale; prune the facts'
+    change feed."""
+    from .services import fact_changes_prune, facts_refresh_stale
 
-    return facts_refresh_stale()
+    refreshed = facts_refresh_stale()
+    fact_changes_prune()
+    return refreshed
 
 
 @shared_task(autoretry_for=(SMTPException, OSError, DatabaseError), retry_backoff=True, retry_backoff_max=600,

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from customers.csv_io import FORMULA_STARTS
+from helpdesk.audit import audit_record
 from tickets.display import ticket_rows
 from tickets.selectors import tickets_visible_to
 
@@ -165,4 +166,6 @@ def export_view(request, table):
     response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     name = f"report-{table}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    audit_record(actor=request.user, action="reports.export", target=f"report {table}", rows=len(rows) - 1,
+                 filters=form.query())  # fmt: skip
     return response
