@@ -299,7 +299,9 @@ class MailSink:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.total += 1
-            if any(address.lower().endswith(self.domain) for address in envelope.rcpt_tos):
+            # Acknowledgements only (automatic, Auto-Submitted): agents' replies to this run's tickets are not.
+            automatic = b"\nauto-submitted: auto-replied" in envelope.original_content.lower()
+            if automatic and any(address.lower().endswith(self.domain) for address in envelope.rcpt_tos):
                 self.to_customers += 1
         return "250 OK"
 

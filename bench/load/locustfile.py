@@ -135,15 +135,21 @@ class BrowserUser(FastHttpUser):
                 return None
             return response.text
 
-    def post_form(self, name: str, url: str, fields, files=(), *, referer: str, expect: str) -> str | None:
+    def post_form(self, name: str, url: str, fields, files=(), *, referer: str, expect: str,
+                  conflict: str = "") -> str | None:  # fmt: skip
         """POST a form as multipart/form-data; the redirect's target, or None after recording why not.
-        ``expect``: the path the redirect should go to (its start)."""
+        ``expect``: the path the redirect should go to (its start). ``conflict``: a text the page may answer
+        with instead, which is the product working as designed (another agent wrote first): recorded as a
+        request of its own ("<name>: conflict"), not as an error."""
         body, content_type = encode_multipart(fields, files)
         headers = {"Content-Type": content_type, "Origin": self.host, "Referer": self.host + referer}
         with self.client.post(url, data=body, name=name, headers=headers, allow_redirects=False,
                               catch_response=True) as response:  # fmt: skip
             location = response.headers.get("Location", "") if response.headers else ""
             path = urlsplit(location).path
+            if conflict and response.status_code == 200 and conflict in (response.text or ""):
+                response.request_meta["name"] = f"{name}: conflict"
+                return None
             if response.status_code != 302 or not path.startswith(expect):
                 response.failure(_status_error(response) + _form_error(response))
                 return None
@@ -249,8 +255,9 @@ class AgentUser(BrowserUser):
                               allow_redirects=False, catch_response=True) as response:  # fmt: skip
             if response.status_code != 200:
                 response.failure(_status_error(response))
+        # Another agent may reply to the same ticket first: the composer then says so and keeps the draft.
         location = self.post_form("reply (POST)", form.action, form.filled(body=REPLY), form.files, referer=url,
-                                  expect=url)  # fmt: skip
+                                  expect=url, conflict="New messages arrived while you were writing")  # fmt: skip
         if location is not None:
             self.open(ticket_id)
 
