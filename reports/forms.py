@@ -16,7 +16,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Organization, Segment
-from helpdesk.time_zones import TIMEZONE_CHOICES
+from helpdesk.time_zones import TIMEZONE_CHOICES, TimeZoneSelect
 from tickets.models import Ticket
 
 from . import selectors
@@ -54,7 +54,7 @@ class ReportFilterForm(forms.Form):
     segment = forms.ModelChoiceField(label=_("Customer segment"), required=False, empty_label=_("All customers"),
                                      queryset=Segment.objects.select_related("custom_field").order_by("name"))  # fmt: skip
     basis = forms.ChoiceField(label=_("Durations in"), choices=BASES, required=False)
-    tz = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES, required=False)
+    tz = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES, required=False, widget=TimeZoneSelect)
 
     error_messages = {
         "invalid_choice": _("Choose one of the list: you may not see the figures of this one, or it does not exist.")
