@@ -14,12 +14,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from customers import selectors, services
@@ -31,7 +29,7 @@ from helpdesk.time_zones import TIMEZONE_CHOICES
 
 from .etags import check_if_match, record_etag
 from .idempotency import idempotent
-from .permissions import IsAgent
+from .permissions import AdminsWrite, IsAgent
 from .serializers import MAX_TAGS, IdField, UserRefSerializer
 from .views import ID_REGEX, IDEMPOTENCY_PARAMETER
 
@@ -418,15 +416,6 @@ class CustomerEmailViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 # --- organizations -----------------------------------------------------------------------------------------
-
-
-class AdminsWrite(BasePermission):
-    """Everyone reads; owners and admins write (as in the admin, where organizations are edited)."""
-
-    message = gettext_lazy("Only owners and admins can do this.")
-
-    def has_permission(self, request, view):
-        return request.method in SAFE_METHODS or request.user.is_admin
 
 
 @extend_schema_view(

@@ -17,3 +17,12 @@ class IsAgent(BasePermission):
             return False
         token = request.auth
         return not (isinstance(token, ApiToken) and request.method not in SAFE_METHODS and not token.can_write)
+
+
+class AdminsWrite(BasePermission):
+    """Everyone reads; owners and admins write (as in the Django admin, open to them only)."""
+
+    message = _("Only owners and admins can do this.")
+
+    def has_permission(self, request, view):
+        return request.method in SAFE_METHODS or request.user.is_admin

@@ -3,13 +3,18 @@
 import hashlib
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from helpdesk.errors import ValidationError
 from helpdesk.html import html_to_text, markdown_to_html
 
-from .models import Article, ArticleSlug, ArticleVote, Deflection
+from .models import Article, ArticleSlug, ArticleVote, Category, Deflection
+
+ARTICLE_FIELDS = ["section", "title", "slug", "excerpt", "body", "tags", "state", "visibility", "pinned"]
+CATEGORY_FIELDS = ["name", "slug", "description", "position"]
 
 
 @transaction.atomic
@@ -37,6 +42,81 @@ def article_save(*, article: Article) -> Article:
             [article.pk],
         )
     return article
+
+
+def _not_editable(model) -> list[str]:
+    """The fields the admin's form leaves out (kept by the services), so ``full_clean`` skips them too."""
+    return [field.name for field in model._meta.fields if not field.editable]
+
+
+def _article_checked_save(article: Article) -> Article:
+    """Check ``article`` as the admin's form does (``full_clean``: the unique slug, the choices, the lengths),
+    then ``article_save`` it; a slug taken by someone else since the check is a ValidationError too."""
+    article.title = " ".join(article.title.split())
+    article.full_clean(exclude=[*_not_editable(Article), "author", "related"])
+    try:
+        with transaction.atomic():
+            return article_save(article=article)
+    except IntegrityError:
+        raise ValidationError({"slug": _("An article with this slug exists already.")}) from None
+
+
+@transaction.atomic
+def article_create(*, author, section, title: str, body: str, slug: str, excerpt: str = "", tags=(),
+                   state: str = Article.State.DRAFT, visibility: str = Article.Visibility.PUBLIC,
+                   pinned: bool = False) -> Article:  # fmt: skip
+    """A new article (as "Add article" in the admin): checked, rendered and indexed by ``article_save``."""
+    article = Article(author=author, section=section, title=title, body=body, slug=slug, excerpt=excerpt,
+                      tags=list(tags), state=state, visibility=visibility, pinned=pinned)  # fmt: skip
+    return _article_checked_save(article)
+
+
+@transaction.atomic
+def article_update(*, article: Article, check=None, **changes) -> Article:
+    """Change any of ``ARTICLE_FIELDS`` under the row lock (publishing and archiving are a change of
+    ``state``); ``check(locked)`` runs first (the API's ``If-Match``)."""
+    locked = Article.objects.select_for_update(of=("self",)).get(pk=article.pk)
+    if check is not None:
+        check(locked)
+    for field in ARTICLE_FIELDS:
+        if field in changes:
+            setattr(locked, field, list(changes[field]) if field == "tags" else changes[field])
+    return _article_checked_save(locked)
+
+
+@transaction.atomic
+def article_delete(*, article: Article) -> None:
+    """Delete an article with its readers' feedback, files and old slugs (as the admin does)."""
+    article.delete()
+
+
+def _category_checked_save(category: Category) -> Category:
+    category.name = " ".join(category.name.split())
+    category.full_clean(exclude=_not_editable(Category))
+    try:
+        with transaction.atomic():
+            category.save()
+    except IntegrityError:
+        raise ValidationError({"slug": _("A category with this slug exists already.")}) from None
+    return category
+
+
+@transaction.atomic
+def category_create(*, name: str, slug: str, description: str = "", position: int = 0) -> Category:
+    """A new knowledge-base category, checked as the admin's form does."""
+    return _category_checked_save(Category(name=name, slug=slug, description=description, position=position))
+
+
+@transaction.atomic
+def category_update(*, category: Category, check=None, **changes) -> Category:
+    """Change any of ``CATEGORY_FIELDS`` under the row lock; ``check(locked)`` runs first (``If-Match``)."""
+    locked = Category.objects.select_for_update().get(pk=category.pk)
+    if check is not None:
+        check(locked)
+    for field in CATEGORY_FIELDS:
+        if field in changes:
+            setattr(locked, field, changes[field])
+    return _category_checked_save(locked)
 
 
 def article_viewed(*, article_id: int) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from customers import services as customer_services
 from customers.models import Customer, CustomerEmail, CustomerNote, Organization
-from knowledge_base.models import Category
+from knowledge_base.models import Article, Category
 from tickets import services
 from tickets.models import CannedResponse, Ticket
 from tickets.sla.models import SLAPolicy
@@ -48,10 +48,18 @@ ROUTES = {
     ("article-category-list", "get"): (None, None, 200),
     ("survey-answer-list", "get"): (None, None, 200),
     ("team-detail", "get"): ("team", None, 200),
+    ("canned-response-list", "post"): (None, {"title": "Thanks", "body": "Thank you!"}, 201),
     ("canned-response-detail", "get"): ("canned_response", None, 200),
+    ("canned-response-detail", "patch"): ("canned_response", {"title": "Many thanks"}, 200),
+    ("canned-response-detail", "delete"): ("canned_response", None, 204),
     ("sla-policy-detail", "get"): ("sla_policy", None, 200),
+    ("article-category-list", "post"): (None, {"name": "Billing", "slug": "billing"}, 201),
     ("article-category-detail", "get"): ("article_category", None, 200),
+    ("article-category-detail", "patch"): ("article_category", {"description": "Orders."}, 200),
+    ("article-list", "post"): (None, "article", 201),
     ("article-detail", "get"): ("article", None, 200),
+    ("article-detail", "patch"): ("article", {"state": "archived"}, 200),
+    ("article-detail", "delete"): ("article", None, 204),
     ("survey-answer-detail", "get"): ("survey_answer", None, 200),
     ("customer-list", "get"): (None, None, 200),
     ("customer-list", "post"): (None, {"email": "new@example.com"}, 201),
@@ -88,9 +96,20 @@ OTHER_AGENT = {
     ("organization-detail", "get"): 200,
     ("organization-detail", "patch"): 403,
     ("organization-list", "post"): 403,
+    ("canned-response-list", "post"): 201,  # their own
+    ("canned-response-detail", "patch"): 403,  # a shared one
+    ("canned-response-detail", "delete"): 403,
+    ("article-category-list", "post"): 403,
+    ("article-category-detail", "patch"): 403,
+    ("article-list", "post"): 403,
+    ("article-detail", "patch"): 403,
+    ("article-detail", "delete"): 403,
 }
-# Owners and admins only: an agent gets 403.
-ADMINS_ONLY = {("organization-list", "post"), ("organization-detail", "patch")}
+# Owners and admins only: an agent gets 403. (The canned response of TARGETS is a shared one.)
+ADMINS_ONLY = {("organization-list", "post"), ("organization-detail", "patch"), ("canned-response-detail", "patch"),
+               ("canned-response-detail", "delete"), ("article-category-list", "post"),
+               ("article-category-detail", "patch"), ("article-list", "post"), ("article-detail", "patch"),
+               ("article-detail", "delete")}  # fmt: skip
 
 
 def _note(request):
@@ -151,7 +170,10 @@ def _snapshot(ticket):
             Ticket.objects.count(), list(Customer.objects.order_by("pk").values_list("email", "phone")),
             list(CustomerNote.objects.order_by("pk").values_list("pk", "pinned")),
             list(CustomerEmail.objects.order_by("pk").values_list("pk", "email")),
-            list(Organization.objects.order_by("pk").values_list("name", "notes")))  # fmt: skip
+            list(Organization.objects.order_by("pk").values_list("name", "notes")),
+            list(CannedResponse.objects.order_by("pk").values_list("title", "body", "owner")),
+            list(Category.objects.order_by("pk").values_list("name", "slug", "description")),
+            list(Article.objects.order_by("pk").values_list("title", "slug", "state")))  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -164,6 +186,8 @@ def test_api_routes(api_as, client, request, ticket, attachment, make_ticket, cu
         data = {"customer": customer.pk, "subject": "Hello", "body": "Hi", "queue": queue.pk}
     elif data == "merge":
         data = {"into": make_ticket(subject="The older one").pk}
+    elif data == "article":
+        data = {"section": request.getfixturevalue("section").pk, "title": "Returns", "body": "Send it back."}
     if name == "docs":  # a page for the browser: the session of the agent screens
         if role not in ("anonymous", "read_token"):
             client.force_login(request.getfixturevalue(role))

@@ -50,14 +50,34 @@ def access_canned(user: User, response_id) -> CannedResponse:
         raise Http404("No such canned response.") from None
 
 
-def canned_create(*, user: User, title: str, body: str, shared: bool = False) -> CannedResponse:
-    """A new response: the user's own, or shared with every agent (owners and admins only)."""
+def _checked(*, user: User, title: str, body: str, shared: bool) -> tuple[str, str]:
     title, body = " ".join((title or "").split())[:100], (body or "").strip()
     if not title or not body:
         raise ValidationError(_("A canned response needs a title and a text."))
     if shared and not user.is_admin:
         raise ValidationError(_("Only owners and admins can share a canned response with everyone."))
+    return title, body
+
+
+def canned_create(*, user: User, title: str, body: str, shared: bool = False) -> CannedResponse:
+    """A new response: the user's own, or shared with every agent (owners and admins only)."""
+    title, body = _checked(user=user, title=title, body=body, shared=shared)
     return CannedResponse.objects.create(title=title, body=body, owner=None if shared else user)
+
+
+def canned_update(*, user: User, response_id, title: str | None = None, body: str | None = None,
+                  shared: bool | None = None) -> CannedResponse:  # fmt: skip
+    """Change one's own response, or (owners and admins only) a shared one, with the rules of
+    ``canned_create``: only owners and admins share one; a shared one they unshare becomes their own."""
+    response = access_canned(user, response_id)
+    if response.is_shared and not user.is_admin:
+        raise ValidationError(_("Only owners and admins can change a shared canned response."))
+    shared = response.is_shared if shared is None else shared
+    response.title, response.body = _checked(user=user, title=response.title if title is None else title,
+                                             body=response.body if body is None else body, shared=shared)  # fmt: skip
+    response.owner = None if shared else (response.owner or user)
+    response.save(update_fields=["title", "body", "owner"])
+    return response
 
 
 def canned_delete(*, user: User, response_id) -> None:
