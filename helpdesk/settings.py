@@ -130,6 +130,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="helpdesk")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery's Django fix-up would close the database connections after every task; helpdesk/celery.py closes
+# only those Django would close after a request (CONN_MAX_AGE, broken, health check), so the fix-up's count
+# is set out of reach.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "helpdesk.tasks.beat_heartbeat_task", "schedule": 30.0},
     # Inbound email stored while the broker or the workers were down.

@@ -5,7 +5,6 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import MultipleFileField
-from ..models import Queue
 
 
 class PortalReplyForm(forms.Form):
@@ -16,6 +15,10 @@ class PortalReplyForm(forms.Form):
     attachments = MultipleFileField(label=_("Attach files"), required=False)
 
 
+def _by_name(queue) -> str:
+    return queue.name
+
+
 class PortalRequestForm(forms.Form):
     """A new request from the portal, by someone without an account. ``queues``: the topics to offer (the
     field is left out when there is at most one)."""
@@ -23,7 +26,8 @@ class PortalRequestForm(forms.Form):
     email = forms.EmailField(label=_("Your email address"), max_length=254,
                              help_text=_("We send our answers here."))  # fmt: skip
     name = forms.CharField(label=_("Your name"), max_length=200, required=False)
-    queue = forms.ModelChoiceField(label=_("Topic"), queryset=None, empty_label=None,
+    # Its choices are the ``queues`` given (already fetched), not a queryset: the form costs no query.
+    queue = forms.TypedChoiceField(label=_("Topic"), coerce=int,
                                    error_messages={"invalid_choice": _("Choose one of the topics.")})  # fmt: skip
     # While the customer types it, articles that may answer already appear below (knowledge_base suggest).
     subject = forms.CharField(label=_("Subject"), max_length=255, widget=forms.TextInput(attrs={
@@ -43,7 +47,7 @@ class PortalRequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.queues = list(queues)
         if len(self.queues) > 1:
-            self.fields["queue"].queryset = Queue.objects.filter(pk__in=[q.pk for q in self.queues]).order_by("name")
+            self.fields["queue"].choices = [(queue.pk, queue.name) for queue in sorted(self.queues, key=_by_name)]
         else:
             del self.fields["queue"]
 
@@ -59,7 +63,9 @@ class PortalRequestForm(forms.Form):
 
     @property
     def chosen_queue(self):
-        return self.cleaned_data["queue"] if "queue" in self.fields else self.queues[0]
+        if "queue" not in self.fields:
+            return self.queues[0]
+        return next(queue for queue in self.queues if queue.pk == self.cleaned_data["queue"])
 
 
 class SignInForm(forms.Form):
