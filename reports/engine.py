@@ -666,9 +666,9 @@ class Engine:
                 return table[column].astype(np.int64)
             customers = table["customer"]
             inside = customers < len(organizations)
-            found = np.full(len(customers), -1, dtype=np.int64)
+            found = np.zeros(len(customers), dtype=np.int64)  # 0: no organization
             found[inside] = organizations[customers[inside]]
-            return found  # -1: no such customer (the SQL's join leaves the row out)
+            return found
 
         def key_of(code: int):
             if dimension == "channel":
@@ -767,13 +767,16 @@ class Engine:
 
 
 def _organizations() -> np.ndarray:
-    """Each customer's organization (0: none; -1: no such customer), indexed by customer id: one query."""
+    """Each customer's organization, indexed by customer id (0, and any id past the end: none), in one query
+    that reads only the customers in an organization (most have none: on 1M tickets and 100,000 customers,
+    reading them all took 70 ms of the dashboard's time). Every fact's customer exists (tickets protect their
+    customer), so the SQL's join drops no row and "not read" means "no organization"."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, coalesce(organization_id, 0) FROM customers_customer")
+        cursor.execute("SELECT id, organization_id FROM customers_customer WHERE organization_id IS NOT NULL")
         pairs = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
-    lookup = np.full(int(pairs[:, 0].max(initial=0)) + 1, -1, dtype=np.int64)
+    lookup = np.zeros(int(pairs[:, 0].max(initial=0)) + 1, dtype=np.int64)
     lookup[pairs[:, 0]] = pairs[:, 1]
     return lookup
 
