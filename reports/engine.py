@@ -30,6 +30,7 @@ arithmetic (linear interpolation between the closest ranks, in float8); means re
 ``avg(integer)``, a numeric division rounded to at least 16 significant digits, then read as a float.
 """
 
+import hashlib
 import math
 import resource
 import threading
@@ -358,6 +359,8 @@ class Engine:
         self.own: set[str] = set()  # transactions whose uncommitted changes the data may hold
         self.used_at = 0.0
         self.stats = {"loads": 0, "load_seconds": 0.0, "patches": 0, "patched_tickets": 0}
+        # Masks and sort orders shared by the figures of one request (``current()``), for its snapshot only.
+        self._mask_cache: dict | None = None
 
     # keeping current
 
@@ -459,11 +462,11 @@ class Engine:
             try:
                 yield self
             finally:
-                self._mask_cache = {}
+                self._mask_cache = None
 
     def masks(self, filters) -> dict:
         key = repr(filters)
-        cache = getattr(self, "_mask_cache", {})
+        cache = {} if self._mask_cache is None else self._mask_cache
         if key not in cache:
             cache[key] = self._masks(filters)
         return cache[key]
@@ -700,15 +703,16 @@ class Engine:
         tallies = {name: np.bincount(inverse, weights=None if flags is None else flags[mask], minlength=len(found))
                    for name, flags in (("created", created), ("resolved", resolved),
                                        ("reopened", resolved & t["reopened"]))}  # fmt: skip
+        cache = self._mask_cache  # None outside ``current()``
         durations = _grouped_durations("resolution_", t, "resolution", mask & resolved, inverse[resolved[mask]],
-                                       len(found))  # fmt: skip
+                                       len(found), cache=cache)  # fmt: skip
         for n, code in enumerate(found):
             row(int(code)).update({name: int(values[n]) for name, values in tallies.items()} | durations[n])
         frt_column = "frt_agent" if dimension == "agent" else column
         at = t["first_response"]
         mask, found, inverse = groups(t, frt_column, self._base("ticket", filters, "frt_agent") & (at >= start) &
                                       (at < end))  # fmt: skip
-        durations = _grouped_durations("frt_", t, "frt", mask, inverse, len(found))
+        durations = _grouped_durations("frt_", t, "frt", mask, inverse, len(found), cache=cache)
         for n, code in enumerate(found):
             row(int(code)).update(durations[n])
         s = self.tables["survey"]
@@ -782,41 +786,64 @@ def _organizations() -> np.ndarray:
 
 
 def _grouped_durations(prefix: str, table: Table, column: str, mask: np.ndarray, inverse: np.ndarray,
-                       groups: int) -> list[dict]:  # fmt: skip
+                       groups: int, *, cache: dict | None = None) -> list[dict]:  # fmt: skip
     """Per group (``inverse``: the group of each row of ``mask``), the count, mean, median and p90 of a
-    duration, calendar and business, as ``selectors._durations``. (group, value) pairs are packed in an
-    int64 (durations are below 2**31), so that once sorted the pair at offset + k is the value of rank k within
-    its group: one sort per basis for every group."""
+    duration, calendar and business, as ``selectors._durations``.
+
+    The values are sorted once, and kept in ``cache`` for the same rows: the four tables of a dashboard group
+    the same rows by agent, queue, channel and organization. Then the group numbers, taken in that order and
+    sorted stably (a radix sort: they are small), put each group's rows in ascending order of value, so the
+    row of rank k within group n is at offset(n) + k. Only the few ranks the percentiles need are looked up.
+    (Before, one sort of (group, value) pairs per table and basis: sixteen sorts of up to 1M pairs, half of a
+    12-month dashboard's time.)"""
     out = [{f"{prefix}count": int(n)} for n in np.bincount(inverse, minlength=groups)]
+    small = np.uint8 if groups <= 1 << 8 else np.uint16 if groups <= 1 << 16 else np.int64
+    rows = None  # the digest of ``mask``, computed once, when a cache is given
     for basis, name in (("", column), ("business_", f"{column}_business")):
-        values = table[name][mask]
-        valid = values >= 0
+        key = None
+        if cache is not None:
+            if rows is None:
+                rows = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+            key = ("durations", name, len(mask), rows)
+        if key is None or key not in cache:
+            values = table[name][mask]
+            valid = values >= 0
+            values = values[valid]
+            order = _ascending_order(values)
+            found = (valid, values, order, values[order])
+            if key is not None:
+                cache[key] = found
+        valid, values, order, ascending = found if key is None else cache[key]
         group = inverse[valid]
-        packed = (group.astype(np.int64) << 32) | values[valid].astype(np.int64)
+        within = np.argsort(group.astype(small)[order], kind="stable")  # rows by group, each ascending by value
         sizes = np.bincount(group, minlength=groups)
-        sums = np.bincount(group, weights=values[valid], minlength=groups)  # exact: integers below 2**53
+        sums = np.bincount(group, weights=values, minlength=groups)  # exact: integers below 2**53
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        ranks = {}  # (group, fraction) -> (rank, low, high) within the group
         for n in range(groups):
             size = int(sizes[n])
             out[n][f"{prefix}{basis}mean"] = pg_avg(int(sums[n]), size)
-            for fraction in (0.5, 0.9):
-                if size:
-                    rank = fraction * (size - 1)
-                    ranks[n, fraction] = (rank, math.floor(rank), math.ceil(rank))
-        ordered = np.sort(packed)  # (a partition at every group's ranks measured slower than one sort)
-        for n in range(groups):
             for label, fraction in (("median", 0.5), ("p90", 0.9)):
-                if (n, fraction) not in ranks:
+                if not size:
                     out[n][f"{prefix}{basis}{label}"] = None
                     continue
-                rank, low, high = ranks[n, fraction]
-                low_value = float(ordered[offsets[n] + low] & 0xFFFFFFFF)
-                high_value = float(ordered[offsets[n] + high] & 0xFFFFFFFF)
+                rank = fraction * (size - 1)
+                low, high = math.floor(rank), math.ceil(rank)
+                low_value = float(ascending[within[offsets[n] + low]])
+                high_value = float(ascending[within[offsets[n] + high]])
                 out[n][f"{prefix}{basis}{label}"] = (
                     low_value + (rank - low) * (high_value - low_value) if high > low else low_value
                 )
     return out
+
+
+def _ascending_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values)`` for non-negative integers, in two stable radix passes of 16 bits each when they
+    fit in 32 bits (durations in seconds do): 29 ms instead of 71 ms for 1M values."""
+    if not len(values) or int(values.max()) >= 1 << 32:
+        return np.argsort(values)
+    first = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
+    second = np.argsort((values >> 16).astype(np.uint16)[first], kind="stable")
+    return first[second]
 
 
 def _offsets(instants: np.ndarray, tz, start: int, end: int) -> np.ndarray:
