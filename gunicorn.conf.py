@@ -82,3 +82,15 @@ accesslog = "-"
 errorlog = "-"
 loglevel = _env_str("LOG_LEVEL", "info").lower()
 access_log_format = '%({x-forwarded-for}i)s (%(h)s) - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+
+
+def when_ready(server):
+    """In the master, the app loaded (preload_app), before the first worker is forked: load the reports
+    engine's fact tables once, so that the workers share them (reports.engine.warm_up)."""
+    from reports.engine import warm_up
+
+    seconds = warm_up()
+    if seconds is None:
+        server.log.warning("Reports: the fact tables could not be read at start; the first dashboard loads them")
+    else:
+        server.log.info("Reports: fact tables loaded in %.1f s, shared by the workers", seconds)

@@ -316,6 +316,7 @@ def test_gunicorn_defaults(monkeypatch):
     assert conf["graceful_timeout"] < 30, "docker-compose.yml gives web 30 s to stop"
     assert conf["keepalive"] > 120, "must outlive Caddy's idle upstream connections (2 min)"
     assert conf["preload_app"] is True, "a recycled worker must not import the app again (issue 10, load)"
+    assert callable(conf["when_ready"]), "the master loads the reports engine before forking (reports.engine)"
 
 
 def test_gunicorn_reads_the_environment(monkeypatch):

@@ -385,3 +385,32 @@ def test_the_change_feed_is_written_with_the_facts_and_pruned_after_a_day(random
     assert refresh_stale_facts_task() == 0  # the beat sweep prunes too
     assert not FactChange.objects.filter(ticket_id=random_facts["tickets"][1]).exists()
     assert FactChange.objects.filter(ticket_id__in=random_facts["tickets"]).count() == len(random_facts["tickets"]) - 2
+
+
+# --- warm-up in gunicorn's master -------------------------------------------------------------------
+
+
+def test_warm_up_loads_the_tables_and_closes_the_connection(committed_facts):
+    """gunicorn.conf.py's when_ready: the tables are loaded before the workers fork, and no connection is left
+    open for them to share."""
+    state = report_engine.engine()
+    state.tables = None
+    loads = state.stats["loads"]
+    seconds = report_engine.warm_up()
+    assert seconds is not None and seconds >= 0
+    assert connection.connection is None
+    assert state.stats["loads"] == loads + 1 and state.tables["ticket"].rows == TicketFact.objects.count()
+    period, now = Period(date(2026, 1, 1), date(2026, 4, 1)), datetime(2026, 4, 1, tzinfo=UTC)
+    assert_same(*both(period, now=now))  # a worker's first use: brought up to date, not loaded again
+    assert state.stats["loads"] == loads + 1
+
+
+def test_warm_up_without_a_readable_database_leaves_the_load_to_the_first_use(committed_facts, monkeypatch):
+    from django.db import OperationalError
+
+    def refused(self):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(report_engine.Engine, "load", refused)
+    assert report_engine.warm_up() is None
+    assert connection.connection is None
