@@ -129,6 +129,27 @@ def test_the_command_refuses_a_database_that_is_not_a_bench_database(db):
         call_command("loadtest", "--run-time", "1s")
 
 
+def test_a_run_removes_the_portal_requests_of_load_runs_and_nothing_else(db):
+    """What a run leaves (its portal customers and their open tickets) is removed, so the next run starts
+    from the same database; other customers and tickets stay."""
+    from customers.models import Customer
+    from tickets.models import Message, Ticket
+    from tickets.portal.services import portal_request_create
+
+    from .factories import QueueFactory
+
+    queue = QueueFactory()
+    load = [portal_request_create(email=f"c{n}@20261124-0100.load.example", name="", language="en",
+                                  subject="Where is my order?", body="Hello", queue=queue) for n in range(3)]  # fmt: skip
+    kept = portal_request_create(email="someone@example.com", name="", language="en", subject="Hi", body="Hello",
+                                 queue=queue)  # fmt: skip
+    run = driver.LoadTest({}, write=lambda line: None)
+    run._remove_portal_data(".load.example")
+    assert list(Ticket.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert list(Customer.objects.values_list("email", flat=True)) == ["someone@example.com"]
+    assert not Message.objects.filter(ticket_id__in=[ticket.pk for ticket in load]).exists()
+
+
 COMPOSER = """
 <body hx-headers:inherited='{"X-CSRFToken": "header-token"}'>
 <form class="presence" hx-post="/tickets/7/presence/"><input type="hidden" name="state" value="viewing"></form>
