@@ -185,6 +185,32 @@ def test_queue_open_counts(make_ticket, agent, queue, other_queue, admin_user):
     assert counts == {queue.name: 2, other_queue.name: 1}
 
 
+def test_the_sidebar_counts_are_the_views_and_queues_the_user_sees(make_ticket, agent, queue, other_queue,
+                                                                      admin_user):  # fmt: skip
+    """``ticket_list_counts``: one query; the views count the open tickets the user may see (their team's
+    queue, plus what is assigned to them elsewhere), the queues all open tickets of the queues they see."""
+    mine = make_ticket(assignee=agent)
+    make_ticket()  # unassigned, new
+    pending = make_ticket()
+    services.ticket_set_status(ticket=pending, status="pending", actor=agent)
+    on_hold = make_ticket(assignee=agent)
+    services.ticket_set_status(ticket=on_hold, status="on_hold", actor=agent)
+    solved = make_ticket()
+    services.ticket_set_status(ticket=solved, status="solved", actor=agent)
+    moved = make_ticket(assignee=agent)  # then moved to another team's queue, still assigned: in the views
+    Ticket.objects.filter(pk=moved.pk).update(queue=other_queue)
+    make_ticket(queue=other_queue)  # another team's, unassigned: not theirs to see
+    assert mine.status != "solved"
+    views, queues = selectors.ticket_list_counts(user=agent)
+    assert views == {"mine": 3, "unassigned": 2, "open": 5, "pending": 1, "on_hold": 1}
+    assert {q.name: q.open_count for q in selectors.queues_with_open_counts(user=agent, counts=queues)} == {
+        queue.name: 4
+    }
+    admin_views, admin_queues = selectors.ticket_list_counts(user=admin_user)
+    assert admin_views == {"mine": 0, "unassigned": 3, "open": 6, "pending": 1, "on_hold": 1}
+    assert admin_queues == {queue.pk: 4, other_queue.pk: 2}
+
+
 # --- filters -------------------------------------------------------------------------------------
 
 

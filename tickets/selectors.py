@@ -10,8 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 from psycopg.errors import QueryCanceled
@@ -321,35 +320,48 @@ def access_attachment(user: User, attachment_id) -> Attachment:
 # --- agent screens -----------------------------------------------------------------------------
 
 
-def ticket_view_counts(*, user: User) -> dict[str, int]:
-    """Open-ticket counts for the list views that have one, in one aggregate query.
+def ticket_list_counts(*, user: User) -> tuple[dict[str, int], dict[int, int]]:
+    """The counts of the ticket list's sidebar, in one query: per view (mine, unassigned, open, pending,
+    on hold) and per queue (its open tickets, keyed by queue id), from one count per queue and status of the
+    open tickets ``user`` may see. Every ticket of a queue the user sees is one they may see, so a visible
+    queue's count is all of its open tickets.
 
-    Only the unresolved views are counted: they are what agents act on, and the status index keeps
-    the query to open tickets. ``solved`` and ``all`` grow forever and get no count.
+    Only the unresolved views are counted: they are what agents act on, and the partial index of open
+    tickets (``ticket_open_counts``: queue, assignee, status) answers the query alone. ``solved`` and
+    ``all`` grow forever and get no count.
     """
     open_tickets = tickets_visible_to(user).filter(status__in=Ticket.OPEN_STATUSES, merged_into__isnull=True)
-    # Count a column of the partial index ticket_open_counts (queue_id, never null), not the id, so
-    # Postgres answers from the index alone. Django refuses COUNT(*) with a filter.
-    return open_tickets.aggregate(
-        mine=Count("queue", filter=Q(assignee=user)),
-        unassigned=Count("queue", filter=Q(assignee__isnull=True)),
-        open=Count("queue"),
-        pending=Count("queue", filter=Q(status=Ticket.Status.PENDING)),
-        on_hold=Count("queue", filter=Q(status=Ticket.Status.ON_HOLD)),
+    # Count a column of the index (queue_id, never null), not the id: Django refuses COUNT(*) with a filter.
+    groups = (
+        open_tickets.order_by()
+        .values_list("queue_id", "status")
+        .annotate(
+            mine=Count("queue", filter=Q(assignee=user)),
+            unassigned=Count("queue", filter=Q(assignee__isnull=True)),
+            total=Count("queue"),
+        )
     )
+    views = dict.fromkeys(("mine", "unassigned", "open", "pending", "on_hold"), 0)
+    queues: dict[int, int] = {}
+    for queue_id, status, mine, unassigned, total in groups:
+        views["mine"] += mine
+        views["unassigned"] += unassigned
+        views["open"] += total
+        if status in (Ticket.Status.PENDING, Ticket.Status.ON_HOLD):
+            views[status] += total
+        queues[queue_id] = queues.get(queue_id, 0) + total
+    return views, queues
 
 
-def queues_with_open_counts(*, user: User) -> QuerySet[Queue]:
-    """The user's queues, each with ``open_count``, in one query (a per-queue count on the index of
-    open tickets, never a join over each queue's whole history)."""
-    open_in_queue = (
-        Ticket.objects.filter(queue=OuterRef("pk"), status__in=Ticket.OPEN_STATUSES, merged_into__isnull=True)
-        .order_by()
-        .values("queue")
-        .annotate(count=Count("queue"))
-        .values("count")
-    )
-    return queues_visible_to(user).annotate(open_count=Coalesce(Subquery(open_in_queue), 0)).order_by("name")
+def queues_with_open_counts(*, user: User, counts: dict[int, int] | None = None) -> list[Queue]:
+    """The user's queues by name, each with ``open_count``: from ``counts`` (``ticket_list_counts``'s per
+    queue) when given, else counted here (one more query)."""
+    if counts is None:
+        counts = ticket_list_counts(user=user)[1]
+    queues = list(queues_visible_to(user).order_by("name"))
+    for queue in queues:
+        queue.open_count = counts.get(queue.pk, 0)
+    return queues
 
 
 def customer_recent_tickets(*, user: User, customer_id: int, exclude_id: int | None = None,

@@ -59,7 +59,9 @@ def ticket_list_view(request):
     params = form.params()
     partial = wants_partial(request)
     user = request.user
-    queues = list(selectors.queues_with_open_counts(user=user))
+    # The sidebar's counts only for a whole page; an htmx request (search, paging) needs the queues alone.
+    counts, queue_counts = selectors.ticket_list_counts(user=user) if not partial else (None, {})
+    queues = selectors.queues_with_open_counts(user=user, counts=queue_counts)
     queue = next((q for q in queues if q.pk == params.queue_id), None)
     if params.queue_id and queue is None:
         raise Http404("No such queue.")
@@ -86,7 +88,6 @@ def ticket_list_view(request):
     if partial:
         response = render(request, "tickets/list.html#results", context)
     else:
-        counts = selectors.ticket_view_counts(user=user)
         context |= {
             "views": [(key, label, counts.get(key)) for key, label in VIEWS],
             "queues": queues,

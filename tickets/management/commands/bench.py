@@ -22,11 +22,10 @@ from django.urls import reverse
 from helpdesk.models import User
 from tickets.models import Message, Ticket
 from tickets.selectors import (
-    queues_with_open_counts,
     ticket_list,
+    ticket_list_counts,
     ticket_messages,
     ticket_search,
-    ticket_view_counts,
 )
 
 LIST_READS = (
@@ -166,6 +165,6 @@ class Command(BaseCommand):
         self._time(
             "sidebar counts (views and queues)",
             who,
-            lambda: (ticket_view_counts(user=user), list(queues_with_open_counts(user=user))),
+            lambda: ticket_list_counts(user=user),
             lambda result: f"{len(result[0])} views, {len(result[1])} queues",
         )
