@@ -52,7 +52,11 @@ from tickets.surveys.models import Survey
 
 NULL_TS = np.iinfo(np.int64).max  # an absent instant: after every instant
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-RELOAD_AFTER = 3600  # seconds without a use after which the change feed may have been pruned: load again
+# Seconds without a use after which the engine loads again instead of reading the change feed: the feed keeps
+# a day (``reports.services.fact_changes_prune``), so half a day leaves a wide margin. A gunicorn worker forked
+# from the master (which loads at start, gunicorn.conf.py) within this time brings the master's copy up to
+# date instead of loading its own.
+RELOAD_AFTER = 12 * 3600
 RELOAD_SHARE = 0.2  # changed tickets beyond this share of all: load again rather than patch
 COMPACT_SHARE = 0.2  # dead rows beyond this share of a table: compact it
 

@@ -414,3 +414,19 @@ def test_warm_up_without_a_readable_database_leaves_the_load_to_the_first_use(co
     monkeypatch.setattr(report_engine.Engine, "load", refused)
     assert report_engine.warm_up() is None
     assert connection.connection is None
+
+
+def test_an_engine_unused_for_half_a_day_loads_again_and_one_used_recently_patches(committed_facts):
+    """The change feed keeps a day: within ``RELOAD_AFTER`` (half of it) an engine, or a worker forked from
+    gunicorn's master, is brought up to date from the feed; after it, it loads everything again."""
+    period, now = Period(date(2026, 1, 1), date(2026, 4, 1)), datetime(2026, 4, 1, tzinfo=UTC)
+    state = report_engine.engine()
+    assert_same(*both(period, now=now))
+    loads = state.stats["loads"]
+    TicketFact.objects.filter(pk=committed_facts["tickets"][0]).update(channel="chat")
+    state.used_at -= report_engine.RELOAD_AFTER - 60
+    assert_same(*both(period, ReportFilters(channel="chat"), now))
+    assert state.stats["loads"] == loads
+    state.used_at -= report_engine.RELOAD_AFTER + 1
+    assert_same(*both(period, now=now))
+    assert state.stats["loads"] == loads + 1
