@@ -75,7 +75,9 @@ class Branding(models.Model):
 
     @classmethod
     def current(cls) -> "Branding":
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
+        """The branding, without the logo's bytes (up to 300 KB, read on every portal page before): pages only
+        show whether there is one (``logo_content_type``); ``/help/logo`` serves it. Read on access."""
+        return cls.objects.defer("logo").filter(pk=1).first() or cls(pk=1)
 
     @property
     def css_variables(self) -> str:

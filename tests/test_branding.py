@@ -1,6 +1,8 @@
 """The portal shows the business's name, logo and colour, set in the admin."""
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from helpdesk.branding import Branding, contrast_with_white
 
@@ -20,6 +22,13 @@ def test_an_admin_brands_the_portal(admin_client, client, db):
     assert 'src="/help/logo?v=' in html
     logo = client.get("/help/logo")
     assert logo["Content-Type"] == "image/png" and logo.content == PNG
+
+    # a page reads the branding without the logo's bytes
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/help/requests/new/")
+    branding = [query["sql"] for query in queries.captured_queries if "helpdesk_branding" in query["sql"]]
+    assert len(branding) == 1 and '"helpdesk_branding"."logo_content_type"' in branding[0]
+    assert '"helpdesk_branding"."logo",' not in branding[0] and '"helpdesk_branding"."logo" ' not in branding[0]
 
     admin_client.post(form_url, {"name": "Bean & Crumb", "primary_colour": "#7a3e00", "remove_logo": "on"})
     assert (
