@@ -23,7 +23,7 @@ def customer_get_or_create(*, email: str, name: str = "", language: str = "") ->
     Safe under concurrency: the case-insensitive unique constraint decides, not a check in Python.
     """
     email = (email or "").strip()
-    customer = customers_get_or_create([(email, name)])[email.lower()]
+    customer = customers_get_or_create([(email, name)], language=language)[email.lower()]
     if language and not customer.language:
         customer.language = language
         customer.save(update_fields=["language", "updated_at"])
@@ -70,9 +70,11 @@ _MAIL_ADDRESS = re.compile(r'(?:"(?:[^"\\\r\n]|\\.)+"|[^\s@<>,;:"()\[\]\\]+)@[^\
 
 
 @transaction.atomic
-def customers_get_or_create(people: Sequence[tuple[str, str]], *, strict: bool = True) -> dict[str, Customer]:
-    """The customers with these (email, name) pairs, created where new, by lower-case email; in two or
-    three statements however many there are (a batch of inbound email). A name fills in a missing one.
+def customers_get_or_create(people: Sequence[tuple[str, str]], *, strict: bool = True,
+                            language: str = "") -> dict[str, Customer]:  # fmt: skip
+    """The customers with these (email, name) pairs, created where new (with ``language``), by lower-case
+    email; in two or three statements however many there are (a batch of inbound email). A name fills in a
+    missing one.
     Raises ValidationError, and creates nothing, when an address is not valid: by Django's rules when
     ``strict`` (what people type in forms), else by what mail servers deliver (senders of inbound email)."""
     wanted: dict[str, tuple[str, str]] = {}
@@ -94,7 +96,7 @@ def customers_get_or_create(people: Sequence[tuple[str, str]], *, strict: bool =
         found |= {other.email.lower(): other.customer for other in others.select_related("customer")}
     missing = [wanted[key] for key in wanted if key not in found]
     if missing:
-        found |= _insert_customers(missing)
+        found |= _insert_customers(missing, language=language)
         if len(found) < len(wanted):  # others created some just now
             found |= {c.email.lower(): c for c in Customer.objects.with_emails(k for k in wanted if k not in found)}
     for key, (_email, name) in wanted.items():
@@ -105,14 +107,14 @@ def customers_get_or_create(people: Sequence[tuple[str, str]], *, strict: bool =
     return found
 
 
-def _insert_customers(people: list[tuple[str, str]]) -> dict[str, Customer]:
+def _insert_customers(people: list[tuple[str, str]], *, language: str = "") -> dict[str, Customer]:
     """One INSERT of new customers, each joining the organization of its email's domain; addresses someone
     else created in the meantime are skipped (the caller reads them)."""
-    params = [[email for email, _name in people], [name for _email, name in people],
+    params = [language, [email for email, _name in people], [name for _email, name in people],
               [email.rsplit("@", 1)[-1].lower() for email, _name in people]]  # fmt: skip
     sql = (
         "INSERT INTO customers_customer (email, name, language, organization_id, created_at, updated_at) "
-        "SELECT v.email, v.name, '', (SELECT o.id FROM customers_organization o WHERE o.domains @> ARRAY[v.domain]::varchar[]"
+        "SELECT v.email, v.name, %s::varchar, (SELECT o.id FROM customers_organization o WHERE o.domains @> ARRAY[v.domain]::varchar[]"
         " ORDER BY o.id LIMIT 1), now(), now() FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[])"
         " AS v(email, name, domain) ON CONFLICT (lower(email)) DO NOTHING RETURNING " + ", ".join(_FIELDS)
     )
