@@ -15,10 +15,6 @@ class PortalReplyForm(forms.Form):
     attachments = MultipleFileField(label=_("Attach files"), required=False)
 
 
-def _by_name(queue) -> str:
-    return queue.name
-
-
 class PortalRequestForm(forms.Form):
     """A new request from the portal, by someone without an account. ``queues``: the topics to offer (the
     field is left out when there is at most one)."""
@@ -47,7 +43,9 @@ class PortalRequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.queues = list(queues)
         if len(self.queues) > 1:
-            self.fields["queue"].choices = [(queue.pk, queue.name) for queue in sorted(self.queues, key=_by_name)]
+            self.fields["queue"].choices = [
+                (queue.pk, queue.name) for queue in sorted(self.queues, key=lambda q: q.name)
+            ]
         else:
             del self.fields["queue"]
 
