@@ -91,14 +91,23 @@ class MailServer:
             if reply:
                 self.refusals[address] += 1
                 return reply
+            # DATA answers as the server did when the message's recipients were taken: a switch of the
+            # replies between RCPT and DATA must not let a message through that neither reply would have.
+            envelope.data_reply = self.data_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def answer(self, *, data_reply: str | None = None, rcpt_reply: str | None = None) -> None:
+        """Change both replies at once."""
+        with self.lock:
+            self.data_reply, self.rcpt_reply = data_reply, rcpt_reply
+
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            if self.data_reply:
+            data_reply = getattr(envelope, "data_reply", self.data_reply)
+            if data_reply:
                 self.refusals.update(envelope.rcpt_tos)
-                return self.data_reply
+                return data_reply
         if self.hold_for in envelope.rcpt_tos:
             self.holding.set()
             while not self.released.is_set():
@@ -517,11 +526,11 @@ def test_mail_refused_for_a_while_is_retried_and_sent_exactly_once(
     wait_for(lambda: Message.objects.get(pk=reply.pk).delivery_status == DeliveryStatus.FAILED, timeout=15)
     assert "451" in Message.objects.get(pk=reply.pk).delivery_error  # what the agent sees meanwhile
 
-    mail.data_reply, mail.rcpt_reply = None, "421 4.3.2 Service not available, closing channel"
+    mail.answer(rcpt_reply="421 4.3.2 Service not available, closing channel")
     send_waiting_email_task.delay()
     wait_for(lambda: all(mail.refusals[email] >= 2 for email in everyone), timeout=30)
 
-    mail.rcpt_reply = None
+    mail.answer()
     send_waiting_email_task.delay()  # the next beat tick
     wait_for(lambda: all(mail.to(email) for email in everyone), timeout=30)
     _one_tick_of_every_beat_task(app_on_private_redis, private_redis, celery_queue)
