@@ -146,3 +146,23 @@ def as_role(client, request):
         return client
 
     return sign_in
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver():
+    from .webhook_receiver import running_receiver
+
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def forget_the_active_flag():
+    """The "a webhook is active" flag lives in Redis across tests: none leaves it on for the next."""
+    from webhooks import services
+
+    yield
+    services._active_flag_set(False)

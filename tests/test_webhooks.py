@@ -25,14 +25,9 @@ from webhooks.signing import signature, signature_header, signature_verify
 
 from .factories import UserFactory
 
+pytestmark = pytest.mark.usefixtures("forget_the_active_flag")
+
 CLOSED_PORT_URL = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, the connection is refused
-
-
-@pytest.fixture(autouse=True)
-def _forget_the_active_flag():
-    """The "a webhook is active" flag lives in Redis across tests: none leaves it on for the next."""
-    yield
-    services._active_flag_set(False)
 
 
 @pytest.fixture

@@ -11,21 +11,9 @@ from helpdesk.audit import AuditEntry
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookSubscription
 
-from .webhook_receiver import running_receiver
+pytestmark = pytest.mark.usefixtures("forget_the_active_flag")
 
 ROLES = ["anonymous", "other_agent", "agent", "admin_user", "owner"]
-
-
-@pytest.fixture(autouse=True)
-def _forget_the_active_flag():
-    yield
-    services._active_flag_set(False)
-
-
-@pytest.fixture
-def receiver():
-    with running_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture

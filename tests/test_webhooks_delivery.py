@@ -17,19 +17,8 @@ from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 from .live_services import wait_for
-from .webhook_receiver import running_receiver
 
-
-@pytest.fixture(autouse=True)
-def _forget_the_active_flag():
-    yield
-    services._active_flag_set(False)
-
-
-@pytest.fixture
-def receiver():
-    with running_receiver() as receiver:
-        yield receiver
+pytestmark = pytest.mark.usefixtures("forget_the_active_flag")
 
 
 @pytest.fixture
