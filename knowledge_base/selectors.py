@@ -3,7 +3,6 @@
 import re
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db import connection, transaction
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.html import escape
@@ -11,7 +10,6 @@ from django.utils.html import escape
 from .models import Article, Category, Deflection, Section
 
 SEARCH_RESULTS = 20
-TYPO_SIMILARITY = 0.4
 # ts_headline marks the matches with these; the text is escaped, then they become <mark> (never raw HTML).
 _START, _STOP = "\x02", "\x03"
 
@@ -68,16 +66,14 @@ def article_search(
 
 
 def _similar_titles(articles: QuerySet[Article], query: str, limit: int) -> list[Article]:
-    """Titles with a word like the query's (pg_trgm word similarity ≥ TYPO_SIMILARITY: "retrun" finds
-    "Returning an item"). The ``%>`` operator uses the title's trigram index; its threshold is set for
-    this query only (SET LOCAL, in its own transaction or savepoint)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(TYPO_SIMILARITY)])
-        return list(
-            articles.filter(title__trigram_word_similar=query)
-            .annotate(similarity=TrigramWordSimilarity(query, "title"))
-            .order_by("-similarity", "pk")[:limit]
-        )
+    """Titles with a word like the query's (pg_trgm word similarity ≥ settings.TRIGRAM_WORD_SIMILARITY:
+    "retrun" finds "Returning an item"). The ``%>`` operator uses the title's trigram index; its threshold is
+    a setting of every connection (helpdesk/settings.py, DATABASES' options)."""
+    return list(
+        articles.filter(title__trigram_word_similar=query)
+        .annotate(similarity=TrigramWordSimilarity(query, "title"))
+        .order_by("-similarity", "pk")[:limit]
+    )
 
 
 SUGGESTION_WORDS = 12
