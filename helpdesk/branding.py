@@ -6,6 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .cached import cached
+
+BRANDING_KEY = "branding"
 LOGO_MAX_BYTES = 300_000
 # What a logo may be, recognised by its first bytes (not by what the browser says): no SVG, which can
 # carry script.
@@ -76,8 +79,9 @@ class Branding(models.Model):
     @classmethod
     def current(cls) -> "Branding":
         """The branding, without the logo's bytes (up to 300 KB, read on every portal page before): pages only
-        show whether there is one (``logo_content_type``); ``/help/logo`` serves it. Read on access."""
-        return cls.objects.defer("logo").filter(pk=1).first() or cls(pk=1)
+        show whether there is one (``logo_content_type``); ``/help/logo`` serves it. From the cache
+        (helpdesk.cached): every portal page reads it."""
+        return cached(BRANDING_KEY, lambda: cls.objects.defer("logo").filter(pk=1).first() or cls(pk=1))
 
     @property
     def css_variables(self) -> str:

@@ -21,6 +21,15 @@ def _fresh_mail_lists():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cached_tables(_test_settings):
+    """The portal's topics and branding are kept in Redis (helpdesk.cached); a test's rolled-back rows must not
+    outlive it there."""
+    from helpdesk.cached import forget_all
+
+    forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits(_test_settings):
     """Rate limits count in Redis across requests, so across tests too: each test starts with none."""
     from django.core.cache import cache

@@ -1,0 +1,58 @@
+"""Small tables that pages of the portal read on every request and that rarely change (the request form's
+topics, the branding), kept in the cache (Redis) for at most a minute and dropped there as soon as they
+change, so that a change shows on the next page whatever process serves it. With Redis unreachable they are
+read from the database, as without this cache."""
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# Bounds how long a change made without a model's save() or delete() (QuerySet.update, SQL) can stay unseen.
+SECONDS = 60
+KEYS: set[str] = set()
+T = TypeVar("T")
+
+
+def cached(key: str, load: Callable[[], T]) -> T:
+    """The value under ``key``, or ``load()`` stored there. ``load`` must return something that pickles."""
+    try:
+        value = cache.get(key)
+    except RedisError:
+        log.warning("Cache unreachable: %s read from the database", key)
+        return load()
+    if value is None:
+        value = load()
+        with contextlib.suppress(RedisError):
+            cache.set(key, value, SECONDS)
+    return value
+
+
+def forget(key: str) -> None:
+    with contextlib.suppress(RedisError):
+        cache.delete(key)
+
+
+def forget_all() -> None:
+    for key in KEYS:
+        forget(key)
+
+
+def forget_on_change(model, key: str) -> None:
+    """Drop ``key`` whenever a ``model`` row is saved or deleted: at once, and again after the commit (a
+    request that read the old row in between may have stored it again). For AppConfig.ready()."""
+
+    def changed(**kwargs) -> None:
+        forget(key)
+        transaction.on_commit(lambda: forget(key), robust=True)
+
+    KEYS.add(key)
+    post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"cached:{key}:save")
+    post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"cached:{key}:delete")
