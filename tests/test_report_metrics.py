@@ -346,7 +346,8 @@ def test_tables(desk):
     for queue in ("billing", "tech"):  # each row is its queue's headline figures
         figures = dashboard_figures(period=WEEK, filters=ReportFilters(queue=desk[queue].pk), now=NOW)["current"]
         assert {key: by_queue[desk[queue].pk][key] for key in figures if key.startswith("sla_")} == {
-            key: value for key, value in figures.items() if key.startswith("sla_")}
+            key: value for key, value in figures.items() if key.startswith("sla_")
+        }
     by_agent = {row["key"]: row for row in breakdown(dimension="agent", period=WEEK, now=NOW)}
     a, b = by_agent[desk["a"].pk], by_agent[desk["b"].pk]
     assert (a["resolved"], a["frt_count"], a["csat"]) == (5, 4, 50.0)
