@@ -83,6 +83,12 @@ def conversation_display(messages, events, *, attachment_url: str = "") -> None:
             attachment.download_url = attachment_url.format(attachment.pk)
 
 
+# The columns ``ticket_rows`` reads: the list's query loads these alone (the ticket, its queue, customer and
+# assignee whole are about 70 columns a row, most of them dates to parse).
+ROW_FIELDS = ("subject", "status", "priority", "updated_at", "sla_due_at", "queue__name", "customer__name",
+              "customer__email", "assignee__full_name", "assignee__email")  # fmt: skip
+
+
 def ticket_rows(tickets: list[Ticket]) -> list[TicketRow]:
     now = timezone.now()
     times = DateTimes()

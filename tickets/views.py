@@ -27,7 +27,7 @@ from helpdesk.htmx import vary_on_htmx, wants_partial
 from knowledge_base import selectors as kb_selectors
 
 from . import canned, notifications, presence, saved_views, selectors, services
-from .display import conversation_display, relative_time, ticket_rows
+from .display import ROW_FIELDS, conversation_display, relative_time, ticket_rows
 from .forms import (
     AGENT_STATUSES,
     SORTS,
@@ -72,7 +72,7 @@ def ticket_list_view(request):
             user=user, view=params.view, queue_id=params.queue_id, filters=params.filters, sort=params.sort
         )
     offset = (params.page - 1) * PAGE_SIZE
-    rows = list(tickets[offset : offset + PAGE_SIZE + 1])  # one more than shown: is there a next page?
+    rows = list(tickets.only(*ROW_FIELDS)[offset : offset + PAGE_SIZE + 1])  # one more: is there a next page?
     context = {
         "params": params,
         "current_query": saved_views.clean_query(request.GET.urlencode()),
