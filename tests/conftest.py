@@ -9,7 +9,7 @@ from tickets.services import ticket_create
 
 from .factories import CustomerFactory, QueueFactory, TeamFactory, UserFactory
 
-pytest_plugins = ["tests.live_services", "tests.api_fixtures"]
+pytest_plugins = ["tests.live_services", "tests.api_fixtures", "tests.db_diagnostics"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,30 @@
+"""A test failing on a database lock gets the other sessions of the test database in its report."""
+
+import psycopg
+from django.core.management.base import CommandError
+from django.db import OperationalError, connection
+
+from .db_diagnostics import database_activity, is_lock_trouble
+
+
+def test_lock_trouble_is_recognised_through_the_chain():
+    try:
+        try:
+            raise OperationalError("deadlock detected\nDETAIL: Process 1 waits for ShareLock")
+        except OperationalError as error:
+            raise CommandError("Database test_helpdesk couldn't be flushed.") from error
+    except CommandError as error:
+        assert is_lock_trouble(error) and is_lock_trouble(error.__cause__)
+    assert not is_lock_trouble(ValueError("no such ticket")) and not is_lock_trouble(None)
+
+
+def test_the_report_names_the_other_sessions_and_threads(db):
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
+                         password=settings["PASSWORD"] or None, dbname=settings["NAME"]) as other:  # fmt: skip
+        pid = other.execute("SELECT pg_backend_pid()").fetchone()[0]
+        other.execute("SELECT 'left busy by an earlier test'")  # and idle in its transaction
+        activity = database_activity()
+    line = next(line for line in activity.splitlines() if line.startswith(f"{pid} |"))
+    assert "idle in transaction" in line and "left busy by an earlier test" in line
+    assert "threads: " in activity and "MainThread" in activity
