@@ -25,12 +25,12 @@ def is_lock_trouble(error: BaseException | None) -> bool:
 def database_activity() -> str:
     """The other sessions on the test database (from a connection of its own: the test's may be broken), and
     this process's threads."""
-    settings = connections["default"].settings_dict
+    database = connections["default"]
     lines = []
     try:
-        with psycopg.connect(host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
-                             password=settings["PASSWORD"] or None, dbname=settings["NAME"],
-                             connect_timeout=5, autocommit=True) as conn:  # fmt: skip
+        # As the test's own connection is made (host, socket, options), but a new one.
+        with database.get_new_connection(database.get_connection_params()) as conn:
+            conn.autocommit = True
             rows = conn.execute(
                 "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, application_name, "
                 "left(regexp_replace(query, '\\s+', ' ', 'g'), 300) FROM pg_stat_activity "

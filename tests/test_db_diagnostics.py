@@ -1,6 +1,5 @@
 """A test failing on a database lock gets the other sessions of the test database in its report."""
 
-import psycopg
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 
@@ -19,9 +18,7 @@ def test_lock_trouble_is_recognised_through_the_chain():
 
 
 def test_the_report_names_the_other_sessions_and_threads(db):
-    settings = connection.settings_dict
-    with psycopg.connect(host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
-                         password=settings["PASSWORD"] or None, dbname=settings["NAME"]) as other:  # fmt: skip
+    with connection.get_new_connection(connection.get_connection_params()) as other:
         pid = other.execute("SELECT pg_backend_pid()").fetchone()[0]
         other.execute("SELECT 'left busy by an earlier test'")  # and idle in its transaction
         activity = database_activity()
