@@ -4,6 +4,7 @@ Development defaults apply only while DEBUG is on; with DEBUG off a missing secr
 stops the process at start with ImproperlyConfigured.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -370,3 +371,10 @@ WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
 WEBHOOK_LOG_DAYS = env.int("WEBHOOK_LOG_DAYS", default=30)  # the delivery log is kept this long
 # How long the dispatcher waits for a ticket event whose id was taken by a transaction not yet committed.
 WEBHOOK_DISPATCH_GAP_SECONDS = env.int("WEBHOOK_DISPATCH_GAP_SECONDS", default=3600)
+# Webhooks go to public internet addresses only (webhooks.addresses); these networks (CIDR, e.g. 10.0.5.0/24)
+# are allowed too, for a receiver on the operator's own private network.
+try:
+    WEBHOOK_ALLOWED_NETWORKS = [ipaddress.ip_network(item, strict=False)
+                                for item in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]) if item]  # fmt: skip
+except ValueError as exc:
+    raise ImproperlyConfigured(f"WEBHOOK_ALLOWED_NETWORKS: {exc}") from None

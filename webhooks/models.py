@@ -19,6 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .addresses import BlockedAddress, check_host
+
 SECRET_PREFIX = "whsec_"
 
 
@@ -36,11 +38,16 @@ def new_secret() -> str:
 
 
 def validate_webhook_url(value: str) -> None:
-    """http or https only, a host, no user name or password in it (they would be sent to the receiver)."""
+    """http or https only, a host, no user name or password in it (they would be sent to the receiver), and
+    not a private or local address (``webhooks.addresses``; a name is checked again at each delivery)."""
     # Codes of their own: a field replaces the message of an "invalid" error with its generic one.
     URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// address."), code="scheme")(value)
     if urlsplit(value).username is not None:
         raise ValidationError(_("Leave the user name and password out of the address."), code="credentials")
+    try:
+        check_host(urlsplit(value).hostname or "")
+    except BlockedAddress as refusal:
+        raise ValidationError(str(refusal), code="private_address") from None
 
 
 class WebhookSubscription(models.Model):

@@ -10,6 +10,7 @@ so deliveries survive a restart of Redis or the workers; the beat's sweep queues
 import http.client
 import logging
 import random
+import socket
 import ssl
 import time
 import uuid
@@ -35,6 +36,7 @@ from tickets.models import TicketEvent
 from tickets.surveys.models import Survey
 
 from . import payloads
+from .addresses import BlockedAddress, resolve
 from .models import Event, WebhookAttempt, WebhookCursor, WebhookDelivery, WebhookEvent, WebhookSubscription
 from .signing import SIGNATURE_HEADER, signature_header
 
@@ -451,8 +453,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
 
 
 def _post(delivery: WebhookDelivery) -> _Response:
-    """POST the event's body to the subscription's URL: no redirects followed, no proxy, an explicit
-    timeout; at most EXCERPT_CHARS of the answer are read."""
+    """POST the event's body to the subscription's URL: only to a public address (``webhooks.addresses``,
+    the very address checked), no redirects followed, no proxy, an explicit timeout; at most EXCERPT_CHARS
+    of the answer are read."""
     subscription, body = delivery.subscription, delivery.event.body.encode()
     headers = {
         "Content-Type": "application/json",
@@ -467,11 +470,13 @@ def _post(delivery: WebhookDelivery) -> _Response:
     started_at, start = timezone.now(), time.monotonic()
     status_code, excerpt, error = None, "", ""
     try:
-        if url.scheme == "https":
+        address = resolve(url.hostname, url.port or (443 if url.scheme == "https" else 80))
+        if url.scheme == "https":  # the certificate is checked against the host name, as always
             connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout,
                                                      context=ssl.create_default_context())  # fmt: skip
         else:
             connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+        connection._create_connection = partial(_connect, address)
         try:
             connection.request("POST", path, body=body, headers=headers)
             answer = connection.getresponse()
@@ -479,6 +484,8 @@ def _post(delivery: WebhookDelivery) -> _Response:
             excerpt = answer.read(EXCERPT_CHARS * 4).decode("utf-8", "replace")[:EXCERPT_CHARS]
         finally:
             connection.close()
+    except BlockedAddress as refusal:
+        error = str(refusal)
     except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, timed out, TLS, bad answer
         error = f"{type(exc).__name__}: {exc}"[:500]
     except Exception as exc:  # a failed attempt all the same (logged): never a delivery claimed for ever
@@ -488,6 +495,11 @@ def _post(delivery: WebhookDelivery) -> _Response:
     if status_code is not None and not 200 <= status_code < 300:
         error = _("The receiver answered %(code)s.") % {"code": status_code}
     return _Response(started_at, duration_ms, status_code, excerpt, error)
+
+
+def _connect(address: tuple, _requested: tuple, timeout: float, source_address=None) -> socket.socket:
+    """http.client's connect, to the address ``resolve`` checked rather than to the name resolved again."""
+    return socket.create_connection(address[:2], timeout, source_address)
 
 
 @transaction.atomic
