@@ -1,7 +1,8 @@
 """Two-factor sign-in (TOTP with recovery codes, from django-otp) and the admins' rule that requires it.
 
 A user has two-factor sign-in on when they have a confirmed ``TOTPDevice`` (an authenticator app); their
-recovery codes are the tokens of one ``StaticDevice``, each accepted once. Wrong codes are throttled twice:
+recovery codes are the tokens of one ``StaticDevice``, each accepted once, stored as a keyed hash (a copy of
+the database alone gives no code away). Wrong codes are throttled twice:
 django-otp's exponential back-off per device (1 s, 2 s, 4 s, ... after consecutive failures) and
 ``helpdesk.ratelimit`` per user (``CODE_ATTEMPTS`` in ``CODE_WINDOW_SECONDS``).
 
@@ -10,9 +11,11 @@ Personal API tokens are not affected: a token is a factor of its own and signs n
 
 import re
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp import verify_token
@@ -31,6 +34,7 @@ TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery"
 _TOTP_CODE = re.compile(r"\d{6}")
 _RECOVERY_CODE = re.compile(r"[a-z2-7]{8}")
+RECOVERY_DIGEST_SALT = "helpdesk.two_factor.recovery_code"
 
 
 class SecuritySettings(models.Model):
@@ -86,6 +90,15 @@ def totp_setup_device(*, user) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
 
 
+def recovery_code_digests(user_id: int, code: str) -> list[str]:
+    """How a recovery code is stored: HMAC-SHA256 of the user's id and the code, keyed with SECRET_KEY, 16 hex
+    characters (django-otp's column holds 16). The first is the one stored now; the others, with each of
+    SECRET_KEY_FALLBACKS, keep codes working while the secret key is being rotated."""
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    value = f"{user_id}:{code}"
+    return [salted_hmac(RECOVERY_DIGEST_SALT, value, secret=key, algorithm="sha256").hexdigest()[:16] for key in keys]
+
+
 def _recovery_codes_replace(user) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
@@ -94,7 +107,9 @@ def _recovery_codes_replace(user) -> list[str]:
         code = StaticToken.random_token()  # 8 characters of base32: 40 random bits
         if code not in codes:
             codes.append(code)
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=recovery_code_digests(user.pk, code)[0]) for code in codes
+    )
     return codes
 
 
@@ -159,6 +174,10 @@ def two_factor_check(*, user, code: str) -> tuple[object | None, bool]:
     allowed, _info = device.verify_is_allowed()
     if not allowed:
         return None, True
+    if isinstance(device, StaticDevice):
+        digests = recovery_code_digests(user.pk, code)
+        stored = device.token_set.filter(token__in=digests).values_list("token", flat=True).first()
+        code = stored or digests[0]  # no match: checked all the same, so that the failure counts
     return verify_token(user, device.persistent_id, code), False
 
 

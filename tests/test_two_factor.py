@@ -1,6 +1,7 @@
 """Two-factor sign-in (helpdesk/two_factor.py, helpdesk/account_views.py): set-up, the second step of signing
 in, recovery codes, throttling, turning it off, and the admins' rule that requires it."""
 
+import importlib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -226,9 +227,46 @@ def test_recovery_codes_can_be_made_anew(client, agent, clock):
     new = re.findall(r"<code>([a-z2-7]{4})-([a-z2-7]{4})</code>", response.content.decode())
     assert len(new) == 10 and not {a + b for a, b in new} & set(old)
     assert set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True)) == {
-        a + b for a, b in new
+        two_factor.recovery_code_digests(agent.pk, a + b)[0] for a, b in new
     }
     assert AuditEntry.objects.filter(action="two_factor.recovery_codes", actor=agent).count() == 1
+
+
+def test_recovery_codes_are_stored_as_keyed_hashes(agent, clock, settings):
+    codes = enable(agent, clock)
+    stored = set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True))
+    assert len(stored) == 10 and not stored & set(codes)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", token) for token in stored)
+    assert stored == {two_factor.recovery_code_digests(agent.pk, code)[0] for code in codes}
+    other = UserFactory()  # the same code is stored differently for another user
+    assert two_factor.recovery_code_digests(other.pk, codes[0]) != two_factor.recovery_code_digests(agent.pk, codes[0])
+
+
+def test_recovery_codes_outlive_a_secret_key_rotation_with_the_old_key_as_a_fallback(agent, clock, settings):
+    old_key = settings.SECRET_KEY
+    codes = enable(agent, clock)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a new secret key " * 4, []
+    device, _throttled = two_factor.two_factor_check(user=agent, code=codes[0])
+    assert device is None  # without the old key, no code matches
+    clock.shift(timedelta(seconds=2))
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    device, _throttled = two_factor.two_factor_check(user=agent, code=codes[0])
+    assert isinstance(device, StaticDevice)
+    assert two_factor.recovery_codes_left(agent) == 9
+
+
+def test_codes_stored_before_hashing_are_hashed_by_the_migration(agent, clock):
+    from django.apps import apps
+
+    hash_plain_codes = importlib.import_module("helpdesk.migrations.0011_recovery_codes_hashed").hash_plain_codes
+    enable(agent, clock)
+    device = StaticDevice.objects.get(user=agent)
+    device.token_set.all().delete()
+    StaticToken.objects.create(device=device, token="abcdefgh")  # as stored before
+    hash_plain_codes(apps, None)
+    assert device.token_set.get().token == two_factor.recovery_code_digests(agent.pk, "abcdefgh")[0]
+    device, _throttled = two_factor.two_factor_check(user=agent, code="ABCD-efgh")
+    assert isinstance(device, StaticDevice) and not device.token_set.exists()
 
 
 def test_recovery_codes_need_two_factor_on(client, agent):
@@ -431,6 +469,7 @@ def test_setup_and_sessions_screens_in_a_browser(browser, live_server, agent, si
     page.get_by_role("button", name="Turn on").click()
     page.locator("#recovery-codes").wait_for()
     assert page.locator("#recovery-codes li").count() == 10
+    codes = re.findall(r"[a-z2-7]{4}-[a-z2-7]{4}", page.locator("#recovery-codes").inner_text())
     assert horizontal_overflow(page) == 0
     screenshot(page, f"two-factor-codes-{size}.png")
 
@@ -438,7 +477,7 @@ def test_setup_and_sessions_screens_in_a_browser(browser, live_server, agent, si
     sessions = page.locator("#sessions")
     # Turning two-factor sign-in on signed the phone out: sign in there again to have two sessions.
     sign_in(phone := Client(HTTP_USER_AGENT=IPHONE_UA, REMOTE_ADDR="198.51.100.4"), agent)
-    phone.post(reverse("login_code"), {"code": StaticToken.objects.filter(device__user=agent).first().token})
+    phone.post(reverse("login_code"), {"code": codes[0]})
     page.reload()
     assert sessions.locator(".session-list__item").count() == 2
     assert "This device" in sessions.locator(".session-list__item").first.inner_text()
@@ -458,6 +497,6 @@ def test_setup_and_sessions_screens_in_a_browser(browser, live_server, agent, si
     again.get_by_role("button", name="Sign in").click()
     again.wait_for_url("**/login/code/")
     screenshot(again, f"login-code-{size}.png")
-    again.get_by_role("textbox", name="Code").fill(StaticToken.objects.filter(device__user=agent).first().token)
+    again.get_by_role("textbox", name="Code").fill(codes[1])
     again.get_by_role("button", name="Sign in").click()
     again.wait_for_url("**/tickets/")
