@@ -135,7 +135,7 @@ def test_the_browser_session_is_limited_per_agent(low_limit, client, agent):
 
 
 def test_with_redis_down_requests_go_through(low_limit, agent, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "helpdesk.redis_cache.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}  # fmt: skip
     client = client_with(token_for(agent))
     assert {client.get(LIST).status_code for _ in range(5)} == {200}

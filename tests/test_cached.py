@@ -9,9 +9,7 @@ from helpdesk.branding import Branding
 from .factories import QueueFactory
 
 URL = reverse("portal:request_new")
-UNREACHABLE = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
-}
+UNREACHABLE = {"default": {"BACKEND": "helpdesk.redis_cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
 
 
 @pytest.fixture

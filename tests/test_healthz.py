@@ -38,9 +38,7 @@ def test_stale_or_missing_beat_is_503_naming_beat(client, db, settings):
 
 
 def test_redis_down_is_503_naming_redis(client, db, settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "helpdesk.redis_cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert response.json()["down"] == ["redis", "celery_beat"]
