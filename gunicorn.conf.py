@@ -1,9 +1,16 @@
 """Gunicorn settings of the production image (Dockerfile, docker-compose.yml).
 
 Gunicorn runs behind a TLS reverse proxy (Caddy or nginx, see docs/deploy.md). Every knob can be set in
-.env; an empty value counts as unset. Workers are processes, each with GUNICORN_THREADS threads (gthread):
-a slow client uploading an attachment holds one thread, not a whole worker, and is not killed by the
-worker timeout.
+.env; an empty value counts as unset. Workers are processes, each with GUNICORN_THREADS threads (gthread,
+one by default): idle keep-alive connections wait in the worker's poller, not in a thread.
+
+One thread per worker, because the requests are CPU-bound: a worker's threads share one interpreter lock,
+and a request that lands in a worker already busy with another waits for it while another worker may be
+idle. In the load test (docs/performance.md, 50 agents and 5 portal requests/s on two cores) the slowest
+page's p95 was 360 ms with 5 workers x 1 thread and 790 ms with 5 workers x 4 threads.
+
+A slow client uploading an attachment then holds a whole worker, so the proxy in front should receive the
+upload before passing it on: nginx does by default, Caddy with ``request_buffers`` (docs/deploy.md).
 """
 
 import gc
@@ -47,7 +54,7 @@ proc_name = "helpdesk"
 
 workers = _env_int("GUNICORN_WORKERS", default_workers())
 worker_class = "gthread"
-threads = _env_int("GUNICORN_THREADS", 4)
+threads = _env_int("GUNICORN_THREADS", 1)
 
 # A request running longer than this (no heartbeat from the worker) gets the worker killed and restarted.
 timeout = _env_int("GUNICORN_TIMEOUT", 60)
