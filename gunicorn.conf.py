@@ -10,7 +10,9 @@ idle. In the load test (docs/performance.md, 50 agents and 5 portal requests/s o
 page's p95 was 360 ms with 5 workers x 1 thread and 790 ms with 5 workers x 4 threads.
 
 A slow client uploading an attachment then holds a whole worker, so the proxy in front should receive the
-upload before passing it on: nginx does by default, Caddy with ``request_buffers`` (docs/deploy.md).
+upload before passing it on: nginx does by default, Caddy with ``request_buffers`` (docs/deploy.md). nginx also
+takes a download (an attachment) whole and sends it on itself; Caddy streams it, so a worker waits for a slow
+downloader: where many people download large attachments over slow links behind Caddy, set GUNICORN_THREADS=2.
 """
 
 import gc
