@@ -52,6 +52,19 @@ RECENT_TICKETS = 5
 # --- list --------------------------------------------------------------------------------------
 
 
+def _bulk_actions(user) -> dict[str, list[tuple[str, str]]]:
+    """The bulk bar's options (value, label) past the fixed ones, labelled here: a translation tag per option
+    cost the list page a few ms."""
+    people = selectors.bulk_assignees(user=user).exclude(pk=user.pk).only("pk", "full_name", "email")
+    return {
+        "assign": [(f"assign:{person.pk}", _("Assign to %(name)s") % {"name": person}) for person in people],
+        "status": [(f"status:{value}", _("Set status: %(label)s") % {"label": Ticket.Status(value).label})
+                   for value in AGENT_STATUSES],
+        "priority": [(f"priority:{value}", _("Set priority: %(label)s") % {"label": label})
+                     for value, label in Ticket.Priority.choices],
+    }  # fmt: skip
+
+
 @login_required
 @require_GET
 def ticket_list_view(request):
@@ -92,10 +105,8 @@ def ticket_list_view(request):
             "views": [(key, label, counts.get(key)) for key, label in VIEWS],
             "queues": queues,
             "sorts": SORTS,
-            "bulk_assignees": selectors.bulk_assignees(user=user),
+            "bulk_actions": _bulk_actions(user),
             "saved_views": saved_views.saved_views_pinned(user=user),
-            "bulk_statuses": [(s, Ticket.Status(s).label) for s in AGENT_STATUSES],
-            "priorities": Ticket.Priority.choices,
         }
         response = render(request, "tickets/list.html", context)
     return vary_on_htmx(response)
