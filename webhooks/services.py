@@ -136,7 +136,9 @@ def webhook_subscription_tell_admins(*, subscription_id: int) -> int:
     """Email every active owner and admin (each in their language) that a subscription was disabled
     automatically; returns how many were told. Once per disabling: a task run twice tells them once."""
     with transaction.atomic():
-        subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription_id)
+        subscription = WebhookSubscription.objects.select_for_update().filter(pk=subscription_id).first()
+        if subscription is None:  # deleted by an admin since it was disabled
+            return 0
         if subscription.is_active or subscription.disabled_at is None or subscription.admins_told_at is not None:
             return 0
         admins = list(User.objects.filter(is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]).order_by("pk"))

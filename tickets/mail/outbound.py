@@ -192,8 +192,11 @@ def reply_send(*, message_id: int) -> bool:
         message = (
             Message.objects.select_for_update(of=("self",))
             .select_related("ticket__customer", "ticket__queue", "author_user")
-            .get(pk=message_id)
+            .filter(pk=message_id)
+            .first()
         )
+        if message is None:  # deleted since (the customer erased, the ticket deleted): nothing to send
+            return False
         if message.kind != Message.Kind.REPLY or message.delivery_status in ("", DeliveryStatus.SENT):
             return False
         ticket = message.ticket
@@ -273,7 +276,9 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
     transient send error for the task to try again; a permanent refusal is noted on the ticket instead."""
     with _recorded_once_sent() as sent, transaction.atomic():
         ticket = (Ticket.objects.select_for_update(of=("self",)).select_related("customer", "queue")
-                  .get(pk=ticket_id))  # fmt: skip
+                  .filter(pk=ticket_id).first())  # fmt: skip
+        if ticket is None:  # deleted since (the customer erased): nothing to tell
+            return False
         if ticket.acknowledged_at is not None or ticket.created_by_id is not None:
             _acknowledgement_done(ticket)
             return False

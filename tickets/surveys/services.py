@@ -25,7 +25,9 @@ def surveys_send(*, ticket_id: int) -> list[Survey]:
 
     with transaction.atomic():
         ticket = (Ticket.objects.select_for_update(of=("self",)).select_related("customer", "queue")
-                  .get(pk=ticket_id))  # fmt: skip
+                  .filter(pk=ticket_id).first())  # fmt: skip
+        if ticket is None:  # deleted since it was solved
+            return []
         if ticket.status != Ticket.Status.SOLVED or ticket.merged_into_id is not None:
             return []
         queue = ticket.queue
