@@ -1,7 +1,8 @@
-"""Small tables that pages of the portal read on every request and that rarely change (the request form's
-topics, the branding), kept in the cache (Redis) for at most a minute and dropped there as soon as they
-change, so that a change shows on the next page whatever process serves it. With Redis unreachable they are
-read from the database, as without this cache."""
+"""Small tables that every request of a kind reads and that rarely change (the portal form's topics, the
+branding; on every new ticket: whether routing rules run on it, the teams that assign automatically, the SLA
+policies), kept in the cache (Redis) for at most a minute and dropped there as soon as they change, so that a
+change shows on the next request whatever process serves it. With Redis unreachable they are read from the
+database, as without this cache."""
 
 import contextlib
 import logging
@@ -10,7 +11,7 @@ from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,29 @@ def forget_all() -> None:
         forget(key)
 
 
-def forget_on_change(model, key: str) -> None:
+def forget_on_change(model, key: str, *, unless_only: frozenset[str] = frozenset()) -> None:
     """Drop ``key`` whenever a ``model`` row is saved or deleted: at once, and again after the commit (a
-    request that read the old row in between may have stored it again). For AppConfig.ready()."""
+    request that read the old row in between may have stored it again). ``unless_only``: fields whose saving
+    alone (``save(update_fields=...)``) leaves the cached value as it is. For AppConfig.ready()."""
 
-    def changed(**kwargs) -> None:
+    def changed(update_fields=None, **kwargs) -> None:
+        if update_fields and unless_only.issuperset(update_fields):
+            return
         forget(key)
         transaction.on_commit(lambda: forget(key), robust=True)
 
     KEYS.add(key)
     post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"cached:{key}:save")
     post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"cached:{key}:delete")
+
+
+def forget_on_relation_change(through, key: str) -> None:
+    """Drop ``key`` whenever rows of a many-to-many relation (``through``) are added, removed or cleared."""
+
+    def changed(action: str, **kwargs) -> None:
+        if action.startswith("post_"):
+            forget(key)
+            transaction.on_commit(lambda: forget(key), robust=True)
+
+    KEYS.add(key)
+    m2m_changed.connect(changed, sender=through, weak=False, dispatch_uid=f"cached:{key}:{through._meta.label}")

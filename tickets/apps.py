@@ -7,9 +7,20 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self):
-        from helpdesk.cached import forget_on_change
+        from customers.models import Segment
+        from helpdesk.cached import forget_on_change, forget_on_relation_change
+        from helpdesk.models import Team
 
         from .models import Queue
-        from .selectors import PORTAL_QUEUES_KEY
+        from .rules.models import Rule
+        from .selectors import AUTOMATIC_TEAMS_KEY, PORTAL_QUEUES_KEY, RULES_ON_CREATE_KEY
+        from .sla.models import SLAPolicy
+        from .sla.services import POLICIES_KEY
 
         forget_on_change(Queue, PORTAL_QUEUES_KEY)
+        forget_on_change(Rule, RULES_ON_CREATE_KEY)
+        forget_on_change(Team, AUTOMATIC_TEAMS_KEY, unless_only=frozenset({"last_assigned"}))  # round robin
+        forget_on_change(SLAPolicy, POLICIES_KEY)
+        forget_on_change(Segment, POLICIES_KEY)
+        for relation in (SLAPolicy.queues, SLAPolicy.organizations, SLAPolicy.segments):
+            forget_on_relation_change(relation.through, POLICIES_KEY)

@@ -22,6 +22,8 @@ from .models import Attachment, Message, Queue, Ticket, TicketEvent
 
 SEARCH_CONFIG = "helpdesk"
 PORTAL_QUEUES_KEY = "portal:queues"
+RULES_ON_CREATE_KEY = "tickets:rules-on-create"
+AUTOMATIC_TEAMS_KEY = "tickets:automatic-teams"
 
 
 def portal_queues() -> list[Queue]:
@@ -33,6 +35,23 @@ def portal_queues() -> list[Queue]:
     if on_portal or not queues:
         return on_portal
     return [min(queues, key=lambda queue: queue.pk)]
+
+
+def rules_run_on_create() -> bool:
+    """Whether an active routing rule runs on new tickets. Every new ticket asks: from the cache
+    (helpdesk.cached), dropped whenever a rule changes."""
+    from .rules.models import Rule
+
+    return cached(RULES_ON_CREATE_KEY, lambda: Rule.objects.filter(active=True, on_create=True).exists())
+
+
+def automatic_teams() -> frozenset[int]:
+    """The ids of the teams that assign their new tickets automatically (round robin, least open). Every new
+    ticket asks: from the cache, dropped whenever a team's settings change (not when round robin moves on)."""
+    from helpdesk.models import Team
+
+    return cached(AUTOMATIC_TEAMS_KEY, lambda: frozenset(
+        Team.objects.exclude(assignment=Team.Assignment.MANUAL).values_list("pk", flat=True)))  # fmt: skip
 
 
 def portal_submission_ticket(*, submission, email: str) -> Ticket | None:

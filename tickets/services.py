@@ -22,6 +22,7 @@ from helpdesk.errors import InvalidTransition, ValidationError
 from helpdesk.html import html_to_text, markdown_to_html, sanitize_html, text_to_html
 from helpdesk.models import User
 
+from . import selectors
 from .attachments import attachment_validate_all, attachments_store_many
 from .models import Message, Notification, Queue, Tag, Ticket, TicketEvent, TicketLink
 from .sla import services as sla
@@ -408,22 +409,15 @@ def tickets_create(drafts: Sequence[NewTicket]) -> list[Ticket]:
 
 def _mark_for_routing(tickets: Sequence[Ticket]) -> None:
     """Mark the new tickets that ``tickets.routing`` has work for: all of them when routing rules run on
-    new tickets, else the unassigned ones of teams that assign automatically (two queries for the batch)."""
-    from helpdesk.models import Team
-
-    from .rules.models import Rule
-
-    if Rule.objects.filter(active=True, on_create=True).exists():
+    new tickets, else the unassigned ones of teams that assign automatically (both read from the cache)."""
+    if selectors.rules_run_on_create():
         for ticket in tickets:
             ticket.needs_routing = True
         return
-    unassigned = [ticket for ticket in tickets if ticket.assignee_id is None]
-    if not unassigned:
-        return
-    automatic = set(Team.objects.filter(pk__in={t.queue.team_id for t in unassigned})
-                    .exclude(assignment=Team.Assignment.MANUAL).values_list("pk", flat=True))  # fmt: skip
-    for ticket in unassigned:
-        ticket.needs_routing = ticket.queue.team_id in automatic
+    automatic = selectors.automatic_teams()
+    for ticket in tickets:
+        if ticket.assignee_id is None:
+            ticket.needs_routing = ticket.queue.team_id in automatic
 
 
 def _check_new_ticket(draft: NewTicket) -> tuple[str, tuple[str, str], str]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from customers.segments import customer_in_segment
 from helpdesk.business_time import MIDNIGHT, Schedule, add_business_seconds, business_seconds_between
+from helpdesk.cached import cached
 from helpdesk.calendars import Calendar
 
 from .models import SLAPolicy, SLATimer
@@ -28,12 +29,21 @@ PRIORITY_UP = {"low": "normal", "normal": "high", "high": "urgent"}
 SWEEP_BATCH = 1000
 
 
+POLICIES_KEY = "sla:policies"
+
+
+def active_policies() -> list[SLAPolicy]:
+    """The active policies by position, with their conditions. Every new ticket reads them: from the cache
+    (helpdesk.cached), dropped whenever a policy, its conditions or a customer segment changes."""
+    return cached(POLICIES_KEY, lambda: list(SLAPolicy.objects.filter(active=True)
+                                             .prefetch_related("queues", "organizations", "segments")))  # fmt: skip
+
+
 class Clocks:
     """Policies and their clocks for one service call (a batch of new tickets reads them once)."""
 
     def __init__(self):
-        self.policies = list(SLAPolicy.objects.filter(active=True).prefetch_related("queues", "organizations",
-                                                                                    "segments"))  # fmt: skip
+        self.policies = active_policies()
         self._schedules: dict[int | None, Schedule] = {}
 
     def policy_for(self, ticket) -> SLAPolicy | None:
