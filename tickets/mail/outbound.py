@@ -286,7 +286,8 @@ def acknowledgement_send(*, ticket_id: int) -> bool:
             _acknowledgement_done(ticket)  # refused for good: the sweep must not try again
             return False
         mailbox = mailbox_of(ticket)
-        first = ticket.messages.order_by("pk").first()
+        # only a request that came by email has a Message-ID of the customer's to answer
+        first = ticket.messages.order_by("pk").first() if ticket.channel == Ticket.Channel.EMAIL else None
         context = {"ticket": ticket, "customer": ticket.customer, "ticket_url": follow_url(ticket)}
         body = _queue_template(ticket.queue.acknowledgement_body, context)
         subject = _queue_template(ticket.queue.acknowledgement_subject, context)
