@@ -74,3 +74,12 @@ def test_a_saved_policy_and_its_conditions_apply_to_the_next_ticket(make_ticket,
     assert abs((timer.due_at - timer.started_at).total_seconds() - 30 * 60) < 1  # due to the second
     policy.delete()
     assert not SLATimer.objects.filter(ticket=make_ticket()).exists()
+
+
+def test_a_policy_whose_only_queue_is_deleted_applies_to_every_ticket_at_once(make_ticket, team):
+    billing = QueueFactory(name="Billing", slug="billing", team=team)
+    policy = SLAPolicy.objects.create(name="Billing", first_response_minutes=60, business_hours=False)
+    policy.queues.add(billing)
+    assert not SLATimer.objects.filter(ticket=make_ticket()).exists()
+    billing.delete()  # the policy has no queue condition any more, as the admin would see it
+    assert SLATimer.objects.filter(ticket=make_ticket()).exists()
