@@ -46,16 +46,20 @@ def forget_all() -> None:
         forget(key)
 
 
+def _forget_now_and_after_commit(key: str) -> None:
+    """At once, and again after the commit: a request that read the old rows in between may have stored them."""
+    forget(key)
+    transaction.on_commit(lambda: forget(key), robust=True)
+
+
 def forget_on_change(model, key: str, *, unless_only: frozenset[str] = frozenset()) -> None:
-    """Drop ``key`` whenever a ``model`` row is saved or deleted: at once, and again after the commit (a
-    request that read the old row in between may have stored it again). ``unless_only``: fields whose saving
+    """Drop ``key`` whenever a ``model`` row is saved or deleted. ``unless_only``: fields whose saving
     alone (``save(update_fields=...)``) leaves the cached value as it is. For AppConfig.ready()."""
 
     def changed(update_fields=None, **kwargs) -> None:
         if update_fields and unless_only.issuperset(update_fields):
             return
-        forget(key)
-        transaction.on_commit(lambda: forget(key), robust=True)
+        _forget_now_and_after_commit(key)
 
     KEYS.add(key)
     post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"cached:{key}:save")
@@ -67,8 +71,7 @@ def forget_on_relation_change(through, key: str) -> None:
 
     def changed(action: str, **kwargs) -> None:
         if action.startswith("post_"):
-            forget(key)
-            transaction.on_commit(lambda: forget(key), robust=True)
+            _forget_now_and_after_commit(key)
 
     KEYS.add(key)
     m2m_changed.connect(changed, sender=through, weak=False, dispatch_uid=f"cached:{key}:{through._meta.label}")
