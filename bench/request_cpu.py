@@ -151,17 +151,18 @@ def _measure(host: str, cookie: str, worker: Worker, count: int) -> None:
         print(
             f"{name:42s} {(worker.cpu() - cpu) / count * 1000:7.1f} {(time.perf_counter() - wall) / count * 1000:8.1f}"
         )
-    post = page = 0.0
+    totals = [0.0] * 4  # the POST's CPU and wall time, then the request page's
     for number in range(WARM_UP + count):
         spent = _portal_request(host, worker)
         if number >= WARM_UP:
-            post, page = post + spent[0], page + spent[1]
-    print(f"{'portal: submit request (POST)':42s} {post / count * 1000:7.1f}")
-    print(f"{'portal: request page':42s} {page / count * 1000:7.1f}")
+            totals = [total + part for total, part in zip(totals, spent, strict=True)]
+    post_cpu, post_wall, page_cpu, page_wall = (total / count * 1000 for total in totals)
+    print(f"{'portal: submit request (POST)':42s} {post_cpu:7.1f} {post_wall:8.1f}")
+    print(f"{'portal: request page':42s} {page_cpu:7.1f} {page_wall:8.1f}")
 
 
-def _portal_request(host: str, worker: Worker) -> tuple[float, float]:
-    """A new visitor sends the form: the CPU of the POST, then of the request page it redirects to."""
+def _portal_request(host: str, worker: Worker) -> tuple[float, float, float, float]:
+    """A new visitor sends the form: the CPU and wall time of the POST, then of the request page it redirects to."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
     html = opener.open(host + "/help/requests/new/").read().decode()
     fields = dict(re.findall(r'name="(csrfmiddlewaretoken|submission)" value="([^"]*)"', html))
@@ -172,7 +173,7 @@ def _portal_request(host: str, worker: Worker) -> tuple[float, float]:
         fields["queue"] = topic.group(1)
     request = urllib.request.Request(host + "/help/requests/new/", data=urllib.parse.urlencode(fields).encode(),
                                      headers={"Origin": host, "Referer": host + "/help/requests/new/"})  # fmt: skip
-    before = worker.cpu()
+    before, started = worker.cpu(), time.perf_counter()
     try:
         opener.open(request)
         raise SystemExit("the form was not accepted (no redirect)")
@@ -180,9 +181,9 @@ def _portal_request(host: str, worker: Worker) -> tuple[float, float]:
         if redirect.code != 302:
             raise
         location = redirect.headers["Location"]
-    sent = worker.cpu()
+    sent, answered = worker.cpu(), time.perf_counter()
     opener.open(host + location).read()
-    return sent - before, worker.cpu() - sent
+    return sent - before, answered - started, worker.cpu() - sent, time.perf_counter() - answered
 
 
 if __name__ == "__main__":

@@ -2,10 +2,14 @@
 report reads locust's results and says which targets were met, the forms are sent as a browser sends them."""
 
 import argparse
+import itertools
 import json
+import random
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -62,6 +66,46 @@ def test_durations_are_printed_the_way_they_are_given():
 
 def test_portal_users_leave_room_for_slow_iterations():
     assert shape.portal_users(20) == 60 and shape.portal_users(5) == 15 and shape.portal_users(0.1) == 1
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_portal_submissions_start_at_random_moments_at_the_asked_rate(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(shape.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(shape, "random", random.Random(7))
+    wait_time = shape.poisson_arrivals(0.5)  # a start every 2 s on average
+    users = [SimpleNamespace() for _ in range(20)]
+    firsts = [wait_time(user) for user in users]  # users started at the same moment do not start together
+    assert len({round(first, 3) for first in firsts}) == 20 and max(firsts) > 2
+    user, starts = users[0], []
+    for _ in range(5000):  # tasks of 0.5 s
+        clock.now += wait_time(user)
+        starts.append(clock.now)
+        clock.now += 0.5
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert statistics.mean(gaps) == pytest.approx(2, rel=0.05)
+    assert statistics.stdev(gaps) > 1.7  # random gaps (an exponential one: stdev = mean), not a steady pace (0)
+
+
+def test_a_user_that_falls_behind_catches_up_by_one_interval_at_most(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(shape.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(shape, "random", random.Random(3))
+    wait_time = shape.poisson_arrivals(1.0)
+    user = SimpleNamespace()
+    clock.now += wait_time(user)
+    clock.now += 60  # one task took a minute: about 60 starts were missed
+    at_once = 0
+    while wait_time(user) == 0:  # tasks that take no time: the starts already due follow at once
+        at_once += 1
+    assert at_once < 6  # the lag of one interval (1 s) at most, not a burst of 60
 
 
 def row(name, method="GET", *, count=100, failures=0, p95=120.0, **values):

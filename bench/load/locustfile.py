@@ -18,12 +18,13 @@ import itertools
 import json
 import random
 import re
+import time
 from http.cookiejar import Cookie
 from urllib.parse import urlencode, urlsplit
 
-from locust import FastHttpUser, between, constant_throughput, events, task
+from locust import FastHttpUser, between, events, task
 
-from bench.load.shape import PORTAL_HEADROOM, customer_domain, portal_users
+from bench.load.shape import PORTAL_HEADROOM, customer_domain, poisson_arrivals, portal_users
 from bench.load.webforms import csrf_header_token, encode_multipart, find_form
 
 # An agent reads a page for this long (seconds) before the next click.
@@ -74,7 +75,7 @@ def _configure(environment, **kwargs):
         _SETUP["run_id"] = options.run_id
     AgentUser.fixed_count = options.agents
     PortalUser.fixed_count = portal_users(options.portal_rate)
-    PortalUser.wait_time = constant_throughput(options.portal_rate / PortalUser.fixed_count)
+    PortalUser.wait_time = poisson_arrivals(options.portal_rate / PortalUser.fixed_count)
 
 
 @events.quit.add_listener
@@ -276,8 +277,11 @@ class PortalUser(BrowserUser):
     """A new customer each time: the request form, the article suggestions while typing the subject, the POST,
     then the request's page the redirect opens. The rate is --portal-rate, spread over the portal users."""
 
-    wait_time = constant_throughput(1 / PORTAL_HEADROOM)
+    wait_time = poisson_arrivals(1 / PORTAL_HEADROOM)
     fixed_count = portal_users(20.0)
+
+    def on_start(self):
+        time.sleep(self.wait_time())  # the first submission at a random moment too (gevent's sleep)
 
     @task
     def submit(self):
