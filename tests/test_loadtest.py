@@ -76,11 +76,9 @@ class FakeClock:
         return self.now
 
 
-def test_portal_submissions_start_at_random_moments_at_the_asked_rate(monkeypatch):
+def test_portal_submissions_start_at_random_moments_at_the_asked_rate():
     clock = FakeClock()
-    monkeypatch.setattr(shape.time, "monotonic", clock.monotonic)
-    monkeypatch.setattr(shape, "random", random.Random(7))
-    wait_time = shape.poisson_arrivals(0.5)  # a start every 2 s on average
+    wait_time = shape.poisson_arrivals(0.5, clock=clock.monotonic, rng=random.Random(7))  # every 2 s on average
     users = [SimpleNamespace() for _ in range(20)]
     firsts = [wait_time(user) for user in users]  # users started at the same moment do not start together
     assert len({round(first, 3) for first in firsts}) == 20 and max(firsts) > 2
@@ -94,11 +92,9 @@ def test_portal_submissions_start_at_random_moments_at_the_asked_rate(monkeypatc
     assert statistics.stdev(gaps) > 1.7  # random gaps (an exponential one: stdev = mean), not a steady pace (0)
 
 
-def test_a_user_that_falls_behind_catches_up_by_one_interval_at_most(monkeypatch):
+def test_a_user_that_falls_behind_catches_up_by_one_interval_at_most():
     clock = FakeClock()
-    monkeypatch.setattr(shape.time, "monotonic", clock.monotonic)
-    monkeypatch.setattr(shape, "random", random.Random(3))
-    wait_time = shape.poisson_arrivals(1.0)
+    wait_time = shape.poisson_arrivals(1.0, clock=clock.monotonic, rng=random.Random(3))
     user = SimpleNamespace()
     clock.now += wait_time(user)
     clock.now += 60  # one task took a minute: about 60 starts were missed

@@ -20,18 +20,19 @@ def customer_domain(run_id: str) -> str:
     return f"{run_id}.load.example"
 
 
-def poisson_arrivals(runs_per_second: float):
+def poisson_arrivals(runs_per_second: float, *, clock=time.monotonic, rng=random):
     """A wait_time for locust: the user's tasks start at random moments, independently of each other and of the
     other users, ``runs_per_second`` on average: a Poisson process per user, so all the users together make one
     of the summed rate, as customers arriving one by one do. (locust's constant_throughput keeps the moments at
     which users were started: it starts them in batches once a second, so 20 submissions per second arrived as
     bursts of about 20 at once.) A start that falls while the user's previous task still runs waits for it; a user
-    that falls further behind than one mean interval drops the rest of its lag instead of sending a burst."""
+    that falls further behind than one mean interval drops the rest of its lag instead of sending a burst.
+    ``clock`` and ``rng`` are for the tests."""
 
     def wait_time(user) -> float:
-        now = time.monotonic()
+        now = clock()
         last = max(getattr(user, "_next_start", now), now - 1 / runs_per_second)
-        user._next_start = last + random.expovariate(runs_per_second)
+        user._next_start = last + rng.expovariate(runs_per_second)
         return max(0.0, user._next_start - now)
 
     return wait_time
